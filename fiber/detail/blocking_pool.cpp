@@ -1,0 +1,84 @@
+// blocking_pool.cpp — the offload threads behind fiber::blocking(f).
+//
+// Invariant: a job's fiber is parked (or about to be: its token is PARKING) from the moment the
+// job is queued until the offload thread unparks it after the job returns, so the job's state may
+// live on the fiber's stack.
+#include <fiber/blocking.hpp>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace fiber::detail {
+
+namespace {
+
+struct job {
+  void (*fn)(void*);
+  void* arg;
+  park_token token;
+};
+
+class offload_pool {
+ public:
+  void submit(job j) {
+    std::unique_lock lk(mu_);
+    queue_.push_back(j);
+    if (idle_ == 0 && threads_ < max_threads()) {
+      ++threads_;
+      std::thread([this] { serve(); }).detach();
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+ private:
+  static unsigned max_threads() {
+    static const unsigned n = [] {
+      const char* env = std::getenv("WEFT_BLOCKING_THREADS");
+      int v = env ? std::atoi(env) : 0;
+      return v > 0 ? static_cast<unsigned>(v) : 64u;
+    }();
+    return n;
+  }
+
+  void serve() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      while (queue_.empty()) {
+        ++idle_;
+        cv_.wait(lk);
+        --idle_;
+      }
+      job j = queue_.front();
+      queue_.pop_front();
+      lk.unlock();
+      j.fn(j.arg);
+      unpark(j.token);
+      lk.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> queue_;
+  unsigned threads_ = 0;
+  unsigned idle_ = 0;
+};
+
+offload_pool& pool() {
+  static auto* p = new offload_pool();  // never destroyed: offload threads may outlive main
+  return *p;
+}
+
+}  // namespace
+
+void run_offloaded(void (*fn)(void*), void* arg) {
+  park_token token = prepare_park();
+  pool().submit(job{fn, arg, token});
+  park(token);
+}
+
+}  // namespace fiber::detail

@@ -1,0 +1,105 @@
+// context_switch.hpp — the one place where weft changes stacks.
+//
+// Owns: the raw Boost.Context (fcontext) jump, plus the hooks that let tools follow it:
+// ASan (__sanitizer_start/finish_switch_fiber), TSan (__tsan_*_fiber) and valgrind (stack
+// registration lives in stack_pool.cpp). Every switch in weft goes through jump() below.
+//
+// Invariant: an exec_context's `handle` is valid only while that context is suspended. fcontext
+// hands the suspended handle of the context we left to the context we resume, so the *resumed*
+// side stores it (worker::after_switch) — never the side that jumps.
+#pragma once
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TSAN 1
+#endif
+#endif
+
+#ifdef WEFT_ASAN
+extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, std::size_t size);
+extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
+                                                std::size_t* size_old);
+#endif
+#ifdef WEFT_TSAN
+extern "C" void* __tsan_get_current_fiber(void);
+extern "C" void* __tsan_create_fiber(unsigned flags);
+extern "C" void __tsan_destroy_fiber(void* fiber);
+extern "C" void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+#endif
+
+namespace fiber::detail {
+
+namespace bctx = boost::context::detail;
+
+// A suspendable execution context: a fiber's stack, or a worker thread's own stack.
+struct exec_context {
+  bctx::fcontext_t handle = nullptr;  // valid while suspended
+  const void* stack_lo = nullptr;     // lowest usable address (for ASan)
+  std::size_t stack_size = 0;
+  void* tsan_fiber = nullptr;  // TSan's handle for this context
+};
+
+using entry_fn = void (*)(bctx::transfer_t);
+
+// Prepares `ctx` to start at `entry` on the stack [lo, lo + size).
+inline void make_context(exec_context& ctx, void* lo, std::size_t size, entry_fn entry) {
+  ctx.stack_lo = lo;
+  ctx.stack_size = size;
+  ctx.handle = bctx::make_fcontext(static_cast<char*>(lo) + size, size, entry);
+#ifdef WEFT_TSAN
+  ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+}
+
+// Describes the calling OS thread's own stack as a context (its handle is filled when it is left).
+void adopt_thread_context(exec_context& ctx);
+
+inline void destroy_context(exec_context& ctx) {
+#ifdef WEFT_TSAN
+  if (ctx.tsan_fiber) __tsan_destroy_fiber(ctx.tsan_fiber);
+  ctx.tsan_fiber = nullptr;
+#endif
+  (void)ctx;
+}
+
+// Leaves the running context for `to`, passing `data`. Returns what the context that later
+// resumes us passed. `leaving_for_good` tells ASan the stack we leave is finished.
+inline bctx::transfer_t jump(exec_context& to, void* data, bool leaving_for_good = false) {
+#ifdef WEFT_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(leaving_for_good ? nullptr : &fake_stack, to.stack_lo, to.stack_size);
+#else
+  (void)leaving_for_good;
+#endif
+#ifdef WEFT_TSAN
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+  bctx::transfer_t t = bctx::jump_fcontext(to.handle, data);
+#ifdef WEFT_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+  return t;
+}
+
+// First statement of every new context's entry function.
+inline void on_context_start() {
+#ifdef WEFT_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+}
+
+}  // namespace fiber::detail

@@ -1,0 +1,152 @@
+// fiber_control.cpp — spawning, finishing, joining and releasing fibers.
+#include <fiber/detail/fiber_control.hpp>
+
+#include <fiber/detail/runtime_core.hpp>
+#include <fiber/detail/stack_pool.hpp>
+#include <fiber/detail/worker.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <exception>
+#include <system_error>
+
+namespace fiber::detail {
+
+namespace {
+
+std::atomic<std::uint64_t> next_fiber_id{1};
+
+void fiber_entry(bctx::transfer_t t);
+
+[[noreturn]] void report_uncaught(fiber_control& f, const std::exception_ptr& e) noexcept {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "weft: uncaught exception in detached %s: %s\n", f.describe().c_str(), what.c_str());
+  std::fflush(stderr);
+  std::terminate();
+}
+
+void fiber_entry(bctx::transfer_t t) {
+  on_context_start();
+  auto* w = static_cast<worker*>(t.data);
+  w->after_switch(t.fctx);
+  fiber_control* self = w->running();
+  self->invoke();
+  self->destroy_locals();
+  w->exit_current();  // a started fiber never leaves its home worker: `w` is still ours
+}
+
+}  // namespace
+
+std::stop_source& fiber_control::stop_source() noexcept {
+  stop_lock.lock();
+  if (!stop_src.stop_possible()) stop_src = std::stop_source();
+  stop_lock.unlock();
+  return stop_src;
+}
+
+void fiber_control::destroy_locals() noexcept {
+  // A destructor may touch other fiber_locals (even create one): loop until all are gone.
+  while (!locals.empty()) {
+    auto slots = std::move(locals);
+    locals.clear();
+    for (auto& s : slots)
+      if (s.value && s.destroy) s.destroy(s.value);
+  }
+}
+
+std::string fiber_control::describe() const {
+  std::string out = "fiber ";
+  if (!name.empty()) out += "'" + name + "' ";
+  out += "(id " + std::to_string(id) + ")";
+  return out;
+}
+
+void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept {
+  f.join_lock.lock();
+  const bool nobody_joins = f.detached;
+  if (!nobody_joins) f.error = e;
+  f.join_lock.unlock();
+  if (nobody_joins) report_uncaught(f, e);
+}
+
+void* allocate_fiber_block(spawn_request& req, std::size_t block_size, std::size_t block_align,
+                           stack_slot*& slot_out, runtime_core*& rt_out) {
+  runtime_core& rt = req.rt ? *req.rt : runtime_core::current();
+  rt_out = &rt;
+  const std::size_t wanted = req.stack_size ? req.stack_size : rt.default_stack_size();
+  const std::size_t slot_size = rt.slot_size_for(wanted);
+  worker* w = worker::current();
+  stack_slot* slot;
+  if (w && &w->rt() == &rt && &w->stacks().pool() == &rt.default_pool() && slot_size == rt.default_pool().slot_size()) {
+    slot = w->stacks().acquire();
+  } else {
+    slot = stack_pool::for_size(slot_size).acquire();
+  }
+  slot_out = slot;
+  auto top = reinterpret_cast<std::uintptr_t>(slot);  // the header sits at the top of the slot
+  const std::size_t align = block_align < 16 ? 16 : block_align;
+  auto block = (top - block_size) & ~(static_cast<std::uintptr_t>(align) - 1);
+  return reinterpret_cast<void*>(block);
+}
+
+void launch(fiber_control* f, stack_slot* slot, runtime_core* rt, spawn_request& req) {
+  f->stack = slot;
+  f->id = next_fiber_id.fetch_add(1, std::memory_order_relaxed);
+  f->name = std::move(req.name);
+  char* usable_lo = slot->base + page_size();
+  auto block = reinterpret_cast<std::uintptr_t>(f);
+  std::size_t usable = (block & ~std::uintptr_t{15}) - reinterpret_cast<std::uintptr_t>(usable_lo);
+  f->stack_size = usable;
+  make_context(f->ctx, usable_lo, usable, fiber_entry);
+  rt->submit(f);
+}
+
+void wait_finished(fiber_control* f) {
+  if (f == current_fiber())
+    throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                            "weft: " + f->describe() + " tried to join itself");
+  for (;;) {
+    f->join_lock.lock();
+    if (f->finished) {
+      f->join_lock.unlock();
+      return;
+    }
+    f->joiner = prepare_park();
+    f->join_lock.unlock();
+    park(f->joiner);
+  }
+}
+
+void release(fiber_control* f) noexcept {
+  if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  stack_slot* slot = f->stack;
+  destroy_context(f->ctx);
+  f->~fiber_control();
+  worker* w = worker::current();
+  if (w && &w->stacks().pool() == slot->pool) {
+    w->stacks().release(slot);
+  } else {
+    slot->pool->release(slot);
+  }
+}
+
+void detach(fiber_control* f) noexcept {
+  f->join_lock.lock();
+  f->detached = true;
+  std::exception_ptr unclaimed = f->finished ? f->error : nullptr;
+  f->join_lock.unlock();
+  if (unclaimed) report_uncaught(*f, unclaimed);
+  release(f);
+}
+
+}  // namespace fiber::detail
+
+namespace fiber::detail {
+void return_unused_slot(stack_slot* slot) noexcept { slot->pool->release(slot); }
+}  // namespace fiber::detail

@@ -1,0 +1,173 @@
+// park.cpp — the park/unpark primitive (protocol in fiber/park.hpp) for both kinds of parker:
+// fibers (switch away; the worker commits PARKING -> PARKED after the switch) and OS threads
+// (futex on the low half of the parker word).
+#include <fiber/park.hpp>
+
+#include <fiber/detail/fiber_control.hpp>
+#include <fiber/detail/worker.hpp>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+
+namespace fiber::detail {
+
+namespace {
+
+struct thread_parker : parker {
+  thread_parker() : parker(kind::thread) {}
+};
+thread_local thread_parker tls_thread_parker;
+
+// The futex watches the low 32 bits of the 64-bit word (little-endian layout on every target we
+// support), which hold the state and the low bits of the sequence.
+std::uint32_t* futex_word(parker* p) noexcept {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "futex_word assumes little-endian");
+  return reinterpret_cast<std::uint32_t*>(&p->word);
+}
+
+void futex_wait(parker* p, std::uint32_t expected, const timespec* abs_deadline) noexcept {
+  ::syscall(SYS_futex, futex_word(p), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, abs_deadline, nullptr,
+            FUTEX_BITSET_MATCH_ANY);
+}
+
+void futex_wake(parker* p) noexcept {
+  ::syscall(SYS_futex, futex_word(p), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr, nullptr, 0);
+}
+
+parker* current_parker() noexcept {
+  worker* w = worker::current();
+  if (w && w->running()) return w->running();
+  return &tls_thread_parker;
+}
+
+// Consumes the wake-up: the word goes back to "running" with the same sequence.
+wake_reason consume(parker* p, std::uint64_t seq) noexcept {
+  std::uint64_t w = p->word.load(std::memory_order_acquire);
+  auto why = static_cast<wake_reason>((w & ps_mask) - ps_woken);
+  p->word.store(seq << 3 | ps_running, std::memory_order_relaxed);
+  return why;
+}
+
+bool woken(const parker* p) noexcept { return (p->word.load(std::memory_order_acquire) & ps_mask) >= ps_woken; }
+
+wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
+  parker* p = token.who;
+  std::optional<timespec> abs;
+  if (deadline != no_deadline) {
+    auto since_epoch = deadline.time_since_epoch();
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    abs = timespec{static_cast<time_t>(secs.count()),
+                   static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count())};
+  }
+  for (;;) {
+    std::uint64_t w = p->word.load(std::memory_order_acquire);
+    if ((w & ps_mask) != ps_parking) break;
+    if (deadline != no_deadline && clock::now() >= deadline) {
+      if (unpark(token, wake_reason::timeout)) break;
+      continue;  // a waker won the race: its reason stands
+    }
+    futex_wait(p, static_cast<std::uint32_t>(w), abs ? &*abs : nullptr);
+  }
+  return consume(p, token.seq);
+}
+
+wake_reason park_fiber(park_token token, clock::time_point deadline) noexcept {
+  auto* self = static_cast<fiber_control*>(token.who);
+  worker* w = self->home;
+  if (woken(self)) return consume(self, token.seq);
+  timer_node timer;
+  if (deadline != no_deadline) {
+    if (deadline <= clock::now()) {
+      unpark(token, wake_reason::timeout);  // loses only to a waker that already won
+      return consume(self, token.seq);
+    }
+    timer.deadline = deadline;
+    timer.token = token;
+    w->timers().push(&timer);
+  }
+  w->park_current();
+  w->timers().remove(&timer);
+  return consume(self, token.seq);
+}
+
+}  // namespace
+
+park_token prepare_park() noexcept {
+  parker* p = current_parker();
+  std::uint64_t seq = (p->word.load(std::memory_order_relaxed) >> 3) + 1;
+  p->word.store(seq << 3 | ps_parking, std::memory_order_seq_cst);
+  return {p, seq};
+}
+
+wake_reason park(park_token token) noexcept { return park_until(token, no_deadline); }
+
+wake_reason park_until(park_token token, clock::time_point deadline) noexcept {
+  if (token.who->kind_ == parker::kind::thread) return park_thread(token, deadline);
+  return park_fiber(token, deadline);
+}
+
+wake_reason park_until(park_token token, clock::time_point deadline, const std::stop_token& stop) noexcept {
+  if (!stop.stop_possible()) return park_until(token, deadline);
+  // Runs at once if stop was already requested: the park then returns `stopped` immediately.
+  std::stop_callback on_stop(stop, [token] { unpark(token, wake_reason::stopped); });
+  return park_until(token, deadline);
+}
+
+bool unpark(park_token token, wake_reason why) noexcept {
+  parker* p = token.who;
+  const std::uint64_t seq_bits = token.seq << 3;
+  std::uint64_t w = p->word.load(std::memory_order_acquire);
+  for (;;) {
+    if ((w & ~ps_mask) != seq_bits) return false;  // a stale token: that park is over
+    const std::uint64_t state = w & ps_mask;
+    if (state != ps_parking && state != ps_parked) return false;  // someone else won
+    const std::uint64_t woken_word = seq_bits | (ps_woken + static_cast<std::uint64_t>(why));
+    if (p->word.compare_exchange_weak(w, woken_word, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (p->kind_ == parker::kind::thread) {
+        futex_wake(p);
+      } else if (state == ps_parked) {
+        auto* f = static_cast<fiber_control*>(p);
+        f->home->make_ready(f);
+      }
+      // state == parking (fiber): the worker's commit sees the wake-up and requeues it.
+      return true;
+    }
+  }
+}
+
+bool in_fiber() noexcept {
+  worker* w = worker::current();
+  return w && w->running();
+}
+
+fiber_control* current_fiber() noexcept {
+  worker* w = worker::current();
+  return w ? w->running() : nullptr;
+}
+
+std::stop_token current_stop_token() noexcept {
+  fiber_control* f = current_fiber();
+  if (!f) return {};
+  return f->stop_source().get_token();
+}
+
+const char* current_name_for_diagnostics() noexcept {
+  thread_local std::string buffer;
+  fiber_control* f = current_fiber();
+  try {
+    buffer = f ? f->describe() : std::string("a thread (not a fiber)");
+  } catch (...) {
+    return "a fiber";
+  }
+  return buffer.c_str();
+}
+
+}  // namespace fiber::detail

@@ -1,0 +1,50 @@
+// runtime_core.hpp — the workers of one runtime, and the default runtime.
+//
+// Idle protocol: `idle_workers` counts workers asleep (or about to sleep) in their poller. A fiber
+// that spawns work checks it and wakes one sleeper so the work can be stolen; the check is one
+// relaxed-ordered load when nobody sleeps, so busy runtimes pay nothing.
+#pragma once
+
+#include <fiber/runtime.hpp>
+#include <fiber/detail/stack_pool.hpp>
+#include <fiber/detail/worker.hpp>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace fiber::detail {
+
+class runtime_core {
+ public:
+  explicit runtime_core(const runtime_options& options);
+  ~runtime_core();
+
+  void submit(fiber_control* f) noexcept;  // a newly spawned fiber
+  void wake_one_idle(const worker* except) noexcept;
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+  std::vector<std::unique_ptr<worker>>& workers() noexcept { return workers_; }
+  std::size_t default_stack_size() const noexcept { return stack_size_; }
+  std::size_t slot_size_for(std::size_t stack_size) const noexcept;
+  stack_pool& default_pool() noexcept { return *default_pool_; }
+
+  std::atomic<int> idle_workers{0};      // asleep in their poller
+  std::atomic<int> spinning_workers{0};  // looking for work before sleeping
+
+  // The runtime a spawn from the calling context goes to: the caller's own worker's runtime,
+  // else the installed default, else a newly started implicit default (never destroyed).
+  static runtime_core& current();
+  static std::atomic<runtime_core*> installed_default;
+
+ private:
+  std::size_t stack_size_;
+  stack_pool* default_pool_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<unsigned> next_target_{0};
+};
+
+}  // namespace fiber::detail

@@ -1,0 +1,187 @@
+#include <fiber/detail/stack_pool.hpp>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <fstream>
+#include <map>
+#include <system_error>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define WEFT_VALGRIND 1
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+namespace fiber::detail {
+
+namespace {
+
+constexpr std::size_t slots_per_arena = 256;
+constexpr std::size_t shared_warm_capacity = 1024;
+
+std::atomic<long> mprotect_guard_budget{-1};  // remaining fallback guards; -1 = not computed
+
+long initial_mprotect_budget() {
+  long max_maps = 65530;
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  if (in) in >> max_maps;
+  return max_maps / 4 / 2;  // each mprotect'd guard splits a mapping: ~2 VMAs
+}
+
+bool probe_guard_regions() {
+  const std::size_t pg = page_size();
+  void* p = ::mmap(nullptr, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  bool ok = ::madvise(p, pg, MADV_GUARD_INSTALL) == 0;
+  ::munmap(p, 2 * pg);
+  return ok;
+}
+
+}  // namespace
+
+std::size_t page_size() noexcept {
+  static const std::size_t pg = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return pg;
+}
+
+bool stack_pool::guard_regions_supported() noexcept {
+  static const bool ok = probe_guard_regions();
+  return ok;
+}
+
+stack_pool::stack_pool(std::size_t slot_size) : slot_size_(slot_size) {}
+
+stack_pool& stack_pool::for_size(std::size_t slot_size) {
+  static std::mutex mu;
+  static auto* pools = new std::map<std::size_t, stack_pool*>();  // never destroyed: fibers may outlive statics
+  std::lock_guard lk(mu);
+  auto& p = (*pools)[slot_size];
+  if (!p) p = new stack_pool(slot_size);
+  return *p;
+}
+
+void stack_pool::carve_arena() {
+  const std::size_t pg = page_size();
+  const std::size_t bytes = slot_size_ * slots_per_arena;
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "weft: cannot reserve fiber stacks");
+  char* base = static_cast<char*>(mem);
+  const bool regions = guard_regions_supported();
+  if (!regions && mprotect_guard_budget.load() < 0) {
+    long expected = -1;
+    mprotect_guard_budget.compare_exchange_strong(expected, initial_mprotect_budget());
+  }
+  // Push in reverse so that acquire() hands out ascending addresses.
+  for (std::size_t i = slots_per_arena; i-- > 0;) {
+    char* slot = base + i * slot_size_;
+    bool guarded = false;
+    if (regions) {
+      guarded = ::madvise(slot, pg, MADV_GUARD_INSTALL) == 0;
+    } else if (mprotect_guard_budget.fetch_sub(1) > 0) {
+      guarded = ::mprotect(slot, pg, PROT_NONE) == 0;
+    }
+#ifdef WEFT_VALGRIND
+    VALGRIND_STACK_REGISTER(slot + pg, slot + slot_size_);
+#endif
+    cold_.push_back(reinterpret_cast<std::uintptr_t>(slot) | (guarded ? 1u : 0u));
+  }
+}
+
+std::uintptr_t stack_pool::take_entry() {
+  std::lock_guard lk(mu_);
+  if (!warm_.empty()) {
+    auto e = warm_.back();
+    warm_.pop_back();
+    return e;
+  }
+  if (cold_.empty()) carve_arena();
+  auto e = cold_.back();
+  cold_.pop_back();
+  return e;
+}
+
+stack_slot* stack_pool::slot_from_entry(std::uintptr_t e) noexcept {
+  char* base = reinterpret_cast<char*>(e & ~std::uintptr_t{1});
+  auto* s = reinterpret_cast<stack_slot*>(base + slot_size_ - sizeof(stack_slot));
+  s->base = base;
+  s->pool = this;
+  s->guarded = (e & 1u) != 0;
+  return s;
+}
+
+stack_slot* stack_pool::acquire() { return slot_from_entry(take_entry()); }
+
+void stack_pool::return_pages(std::vector<std::uintptr_t>& entries) noexcept {
+  // Coalesce neighbouring slots so that a mass exit costs few madvise calls.
+  std::sort(entries.begin(), entries.end());
+  std::size_t i = 0;
+  while (i < entries.size()) {
+    char* start = reinterpret_cast<char*>(entries[i] & ~std::uintptr_t{1});
+    char* end = start + slot_size_;
+    std::size_t j = i + 1;
+    while (j < entries.size() && reinterpret_cast<char*>(entries[j] & ~std::uintptr_t{1}) == end) {
+      end += slot_size_;
+      ++j;
+    }
+    // Keep the guard page of the first slot untouched (mprotect'd guards reject madvise on some
+    // kernels); guard regions survive MADV_DONTNEED.
+    ::madvise(start + page_size(), static_cast<std::size_t>(end - start) - page_size(), MADV_DONTNEED);
+    i = j;
+  }
+}
+
+void stack_pool::give_back(std::vector<std::uintptr_t>& entries, bool warm) {
+  std::vector<std::uintptr_t> to_cool;
+  {
+    std::lock_guard lk(mu_);
+    for (auto e : entries) {
+      if (warm && warm_.size() < shared_warm_capacity) {
+        warm_.push_back(e);
+      } else if (warm) {
+        to_cool.push_back(e);
+      } else {
+        cold_.push_back(e);
+      }
+    }
+  }
+  entries.clear();
+  if (to_cool.empty()) return;
+  return_pages(to_cool);
+  std::lock_guard lk(mu_);
+  cold_.insert(cold_.end(), to_cool.begin(), to_cool.end());
+}
+
+void stack_pool::release(stack_slot* s) {
+  std::vector<std::uintptr_t> one{entry_of(s)};
+  give_back(one, true);
+}
+
+stack_cache::~stack_cache() {
+  if (!free_.empty()) pool_.give_back(free_, true);
+}
+
+stack_slot* stack_cache::acquire() {
+  if (free_.empty()) return pool_.acquire();
+  auto e = free_.back();
+  free_.pop_back();
+  return pool_.slot_from_entry(e);
+}
+
+void stack_cache::release(stack_slot* s) {
+  free_.push_back(stack_pool::entry_of(s));
+  if (free_.size() > capacity) {
+    // Keep the most recently used half warm here; the rest goes to the shared pool.
+    std::vector<std::uintptr_t> spill(free_.begin(), free_.begin() + static_cast<long>(capacity / 2));
+    free_.erase(free_.begin(), free_.begin() + static_cast<long>(capacity / 2));
+    pool_.give_back(spill, true);
+  }
+}
+
+}  // namespace fiber::detail

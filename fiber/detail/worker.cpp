@@ -1,0 +1,299 @@
+#include <fiber/detail/worker.hpp>
+
+#include <fiber/detail/overflow_guard.hpp>
+#include <fiber/detail/runtime_core.hpp>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace fiber::detail {
+
+namespace {
+thread_local worker* tls_worker = nullptr;
+
+}  // namespace
+
+// ---------------------------------------------------------------- queues
+
+void spawn_queue::push(fiber_control* f) noexcept {
+  lock_.lock();
+  q_.push_back(f);
+  size_.store(q_.size(), std::memory_order_relaxed);
+  lock_.unlock();
+}
+
+fiber_control* spawn_queue::pop() noexcept {
+  if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
+  lock_.lock();
+  fiber_control* f = q_.pop_front();
+  size_.store(q_.size(), std::memory_order_relaxed);
+  lock_.unlock();
+  return f;
+}
+
+std::size_t spawn_queue::steal_half(fiber_fifo& out) noexcept {
+  if (size_.load(std::memory_order_relaxed) == 0) return 0;
+  if (!lock_.try_lock()) return 0;
+  std::size_t n = (q_.size() + 1) / 2;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(q_.pop_front());
+  size_.store(q_.size(), std::memory_order_relaxed);
+  lock_.unlock();
+  return n;
+}
+
+void inbox::push(fiber_control* f) noexcept {
+  fiber_control* head = head_.load(std::memory_order_relaxed);
+  do {
+    f->next = head;
+  } while (!head_.compare_exchange_weak(head, f, std::memory_order_release, std::memory_order_relaxed));
+}
+
+void inbox::drain_into(fiber_fifo& out) noexcept {
+  fiber_control* list = head_.exchange(nullptr, std::memory_order_acquire);
+  // The stack holds newest first: reverse to keep wake-up order.
+  fiber_control* reversed = nullptr;
+  while (list) {
+    fiber_control* next = list->next;
+    list->next = reversed;
+    reversed = list;
+    list = next;
+  }
+  while (reversed) {
+    fiber_control* next = reversed->next;
+    reversed->state = fiber_state::ready;
+    out.push_back(reversed);
+    reversed = next;
+  }
+}
+
+// ---------------------------------------------------------------- worker
+
+worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size)
+    : rt_(rt),
+      index_(index),
+      steal_seed_(index * 2654435761u + 1),
+      stacks_(stack_pool::for_size(default_slot_size)) {}
+
+worker::~worker() = default;
+
+worker* worker::current() noexcept { return tls_worker; }
+
+void worker::thread_main(int pin_cpu) {
+  tls_worker = this;
+  if (pin_cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(pin_cpu, &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+  }
+  char name[16];
+  std::snprintf(name, sizeof name, "weft-w%u", index_);
+  ::pthread_setname_np(::pthread_self(), name);
+  overflow_guard guard;  // alternate signal stack for the stack-overflow report
+  adopt_thread_context(sched_ctx_);
+  loop();
+  tls_worker = nullptr;
+}
+
+void worker::loop() {
+  while (!rt_.stopping()) {
+    if (fiber_control* f = next_runnable()) {
+      run(f);
+    } else {
+      idle();
+    }
+  }
+}
+
+void worker::run(fiber_control* f) {
+  if (f->state == fiber_state::created) f->home = this;
+  f->state = fiber_state::running;
+  current_ = f;
+  prev_ctx_ = &sched_ctx_;
+  prev_fiber_ = nullptr;
+  pending_ = after::nothing;
+  bctx::transfer_t t = jump(f->ctx, this);
+  after_switch(t.fctx);
+}
+
+void worker::after_switch(bctx::fcontext_t from) noexcept {
+  prev_ctx_->handle = from;
+  fiber_control* prev = prev_fiber_;
+  switch (pending_) {
+    case after::nothing:
+      break;
+    case after::requeue:
+      prev->state = fiber_state::ready;
+      local_.push_back(prev);
+      break;
+    case after::commit_park: {
+      prev->state = fiber_state::parked;
+      std::uint64_t w = prev->word.load(std::memory_order_acquire);
+      if ((w & ps_mask) == ps_parking &&
+          prev->word.compare_exchange_strong(w, (w & ~ps_mask) | ps_parked, std::memory_order_acq_rel)) {
+        break;
+      }
+      // Woken while it was still switching away: run it again.
+      prev->state = fiber_state::ready;
+      local_.push_back(prev);
+      break;
+    }
+    case after::finish:
+      finish(prev);
+      break;
+  }
+  pending_ = after::nothing;
+  prev_fiber_ = nullptr;
+}
+
+void worker::switch_away(fiber_control* self, after what, bool leaving_for_good) {
+  fiber_control* next = nullptr;
+  if (++ticks_ % maintenance_interval != 0) next = local_.pop_front();
+  exec_context* to = &sched_ctx_;
+  if (next) {
+    next->state = fiber_state::running;
+    to = &next->ctx;
+  }
+  current_ = next;
+  prev_ctx_ = &self->ctx;
+  prev_fiber_ = self;
+  pending_ = what;
+  bctx::transfer_t t = jump(*to, this, leaving_for_good);
+  // Resumed: on the same worker (started fibers never migrate).
+  after_switch(t.fctx);
+}
+
+void worker::yield_current() {
+  fiber_control* self = current_;
+  // Nothing else to run and no maintenance due: yielding is a no-op.
+  if (local_.empty() && (ticks_ + 1) % maintenance_interval != 0 && inbox_.empty()) {
+    ++ticks_;
+    return;
+  }
+  switch_away(self, after::requeue, false);
+}
+
+void worker::park_current() { switch_away(current_, after::commit_park, false); }
+
+void worker::exit_current() {
+  switch_away(current_, after::finish, true);
+  std::fprintf(stderr, "weft: internal error: a finished fiber was resumed\n");
+  std::abort();
+}
+
+void worker::finish(fiber_control* f) noexcept {
+  f->state = fiber_state::finished;
+  f->join_lock.lock();
+  f->finished = true;
+  park_token joiner = f->joiner;
+  f->join_lock.unlock();
+  if (joiner) unpark(joiner);
+  release(f);
+}
+
+void worker::make_ready(fiber_control* f) noexcept {
+  if (tls_worker == this) {
+    f->state = fiber_state::ready;
+    local_.push_back(f);
+    return;
+  }
+  inbox_.push(f);
+  wake_if_sleeping();
+}
+
+void worker::push_spawned(fiber_control* f) noexcept {
+  spawn_q_.push(f);
+  if (tls_worker == this) {
+    // Let an idle worker steal it: spreads spawn-heavy work across cores.
+    // A spinning worker will find it by itself: wake a sleeper only when none spins (as Go does).
+    if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 && rt_.spinning_workers.load(std::memory_order_seq_cst) == 0)
+      rt_.wake_one_idle(this);
+  } else {
+    wake_if_sleeping();
+  }
+}
+
+bool worker::wake_if_sleeping() noexcept {
+  if (poller_.sleeping.load(std::memory_order_seq_cst) && poller_.sleeping.exchange(false)) {
+    poller_.wake();
+    return true;
+  }
+  return false;
+}
+
+fiber_control* worker::next_runnable() {
+  if (!inbox_.empty()) inbox_.drain_into(local_);
+  serve_timers_and_io(false);
+  // Alternate which queue goes first so neither started nor unstarted fibers starve.
+  if ((++sched_rounds_ & 1) == 0) {
+    if (fiber_control* f = spawn_q_.pop()) return f;
+  }
+  if (fiber_control* f = local_.pop_front()) return f;
+  if (fiber_control* f = spawn_q_.pop()) return f;
+  return steal();
+}
+
+void worker::serve_timers_and_io(bool) {
+  if (!timers_.empty()) timers_.fire_due(clock::now());
+  // Poll I/O without blocking at a bounded interval even while run queues never drain.
+  if (poller_.registered.load(std::memory_order_relaxed) > 0 && !local_.empty()) poller_.wait(0);
+}
+
+fiber_control* worker::steal() {
+  auto& all = rt_.workers();
+  const std::size_t n = all.size();
+  if (n < 2) return nullptr;
+  steal_seed_ = steal_seed_ * 1664525u + 1013904223u;
+  const std::size_t start = steal_seed_ % n;
+  for (std::size_t i = 0; i < n; ++i) {
+    worker* victim = all[(start + i) % n].get();
+    if (victim == this) continue;
+    fiber_fifo got;
+    if (victim->spawn_q_.steal_half(got) == 0) continue;
+    fiber_control* first = got.pop_front();
+    while (fiber_control* f = got.pop_front()) spawn_q_.push(f);
+    return first;
+  }
+  return nullptr;
+}
+
+bool worker::has_work() const noexcept {
+  if (!inbox_.empty() || spawn_q_.approx_size() > 0) return true;
+  for (auto& w : rt_.workers())
+    if (w.get() != this && w->spawn_q_.approx_size() > 0) return true;
+  return false;
+}
+
+void worker::idle() {
+  // Spin briefly (bounded, ~50 us): work often arrives within microseconds (a spawn burst, a
+  // reply), and sleeping costs a syscall on both sides. An idle runtime still sleeps at once after.
+  const auto spin_until = clock::now() + std::chrono::microseconds(50);
+  rt_.spinning_workers.fetch_add(1, std::memory_order_seq_cst);
+  bool found = false;
+  do {
+    for (int i = 0; i < 64 && !found; ++i) {
+      found = has_work() || rt_.stopping();
+      cpu_relax();
+    }
+  } while (!found && clock::now() < spin_until);
+  rt_.spinning_workers.fetch_sub(1, std::memory_order_seq_cst);
+  if (found) return;
+  poller_.sleeping.store(true, std::memory_order_seq_cst);
+  rt_.idle_workers.fetch_add(1, std::memory_order_seq_cst);
+  if (!has_work() && !rt_.stopping()) {
+    std::int64_t timeout_ns = -1;
+    if (!timers_.empty()) {
+      auto left = timers_.next_deadline() - clock::now();
+      timeout_ns = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
+    }
+    poller_.wait(timeout_ns);
+  }
+  poller_.sleeping.store(false, std::memory_order_seq_cst);
+  rt_.idle_workers.fetch_sub(1, std::memory_order_seq_cst);
+  if (!timers_.empty()) timers_.fire_due(clock::now());
+}
+
+}  // namespace fiber::detail

@@ -1,0 +1,156 @@
+// worker.hpp — a worker: one OS thread that runs fibers, and its run queues.
+//
+// Concepts (in the spirit of Go's G/M/P): a *fiber* is a fiber_control; a *worker* is an OS
+// thread with its own queues, timers, stack cache and poller; the *runtime* (runtime_core) owns
+// the workers.
+//
+// Queues of a worker and who may touch them:
+//   local_    — started fibers ready to run. Owner thread only, no lock.
+//   inbox_    — started fibers made ready by *other* threads (lock-free MPSC stack). Drained by
+//               the owner into local_. This is why a started fiber never migrates: every wake-up
+//               of a fiber goes to its home worker.
+//   spawn_q_  — fibers not yet started. Any thread may push; idle workers steal half of it.
+//               Stealing only unstarted fibers keeps errno/thread_local caching safe (pitfall 4).
+//
+// Switching: fibers switch directly to the next fiber of local_ when there is one, and to the
+// worker's scheduler context (the thread's own stack, running loop()) otherwise, or every
+// `maintenance_interval` switches so that timers, the inbox and I/O are served even when fibers
+// yield in a tight loop (pitfall 6). What the fiber we left still needs (requeue, commit its park,
+// finish) is done by the context we reach, in after_switch(), once the old stack is no longer in
+// use — the park/unpark handshake of park.hpp depends on it.
+#pragma once
+
+#include <fiber/detail/context_switch.hpp>
+#include <fiber/detail/fiber_control.hpp>
+#include <fiber/detail/poller.hpp>
+#include <fiber/detail/spinlock.hpp>
+#include <fiber/detail/stack_pool.hpp>
+#include <fiber/detail/timer_heap.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace fiber::detail {
+
+class runtime_core;
+
+// Singly linked FIFO through fiber_control::next.
+class fiber_fifo {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  std::size_t size() const noexcept { return size_; }
+  void push_back(fiber_control* f) noexcept {
+    f->next = nullptr;
+    if (tail_) tail_->next = f; else head_ = f;
+    tail_ = f;
+    ++size_;
+  }
+  fiber_control* pop_front() noexcept {
+    fiber_control* f = head_;
+    if (!f) return nullptr;
+    head_ = f->next;
+    if (!head_) tail_ = nullptr;
+    f->next = nullptr;
+    --size_;
+    return f;
+  }
+
+ private:
+  fiber_control* head_ = nullptr;
+  fiber_control* tail_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+class spawn_queue {
+ public:
+  void push(fiber_control* f) noexcept;
+  fiber_control* pop() noexcept;
+  // Moves about half of the queue (at least one) to `out`; returns how many.
+  std::size_t steal_half(fiber_fifo& out) noexcept;
+  std::size_t approx_size() const noexcept { return size_.load(std::memory_order_relaxed); }
+
+ private:
+  spinlock lock_;
+  fiber_fifo q_;
+  std::atomic<std::size_t> size_{0};
+};
+
+class inbox {
+ public:
+  void push(fiber_control* f) noexcept;
+  bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
+  void drain_into(fiber_fifo& out) noexcept;  // owner only; keeps push order
+
+ private:
+  std::atomic<fiber_control*> head_{nullptr};
+};
+
+class worker {
+ public:
+  worker(runtime_core& rt, unsigned index, std::size_t default_slot_size);
+  ~worker();
+
+  static worker* current() noexcept;  // the worker whose thread calls, or null
+  runtime_core& rt() const noexcept { return rt_; }
+  unsigned index() const noexcept { return index_; }
+  fiber_control* running() const noexcept { return current_; }
+
+  // The OS thread's body: returns when the runtime stops.
+  void thread_main(int pin_cpu);
+
+  // --- called by the running fiber, on this worker's thread ---
+  void yield_current();
+  void park_current();              // commits the park prepared with prepare_park()
+  [[noreturn]] void exit_current();  // the fiber's last act
+  void after_switch(bctx::fcontext_t from) noexcept;
+
+  // --- any thread ---
+  void make_ready(fiber_control* f) noexcept;  // a started fiber whose home is this worker
+  void push_spawned(fiber_control* f) noexcept;
+  bool wake_if_sleeping() noexcept;  // true if it was asleep
+
+  timer_heap& timers() noexcept { return timers_; }
+  poller& io() noexcept { return poller_; }
+  stack_cache& stacks() noexcept { return stacks_; }
+  spawn_queue& spawned() noexcept { return spawn_q_; }
+
+ private:
+  enum class after : std::uint8_t { nothing, requeue, commit_park, finish };
+  static constexpr std::uint32_t maintenance_interval = 61;
+
+  void loop();
+  void run(fiber_control* f);
+  fiber_control* next_runnable();
+  void serve_timers_and_io(bool block_allowed);
+  fiber_control* steal();
+  bool has_work() const noexcept;
+  void idle();
+  void switch_away(fiber_control* self, after what, bool leaving_for_good);
+  void finish(fiber_control* f) noexcept;
+
+  runtime_core& rt_;
+  const unsigned index_;
+
+  // Owner thread only.
+  exec_context sched_ctx_;
+  fiber_control* current_ = nullptr;
+  exec_context* prev_ctx_ = nullptr;
+  fiber_control* prev_fiber_ = nullptr;
+  after pending_ = after::nothing;
+  std::uint32_t ticks_ = 0;
+  std::uint32_t sched_rounds_ = 0;
+  std::uint32_t steal_seed_;
+  fiber_fifo local_;
+  timer_heap timers_;
+  stack_cache stacks_;
+
+  // Shared.
+  inbox inbox_;
+  spawn_queue spawn_q_;
+  poller poller_;
+};
+
+}  // namespace fiber::detail

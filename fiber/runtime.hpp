@@ -1,0 +1,58 @@
+// runtime.hpp — a set of worker threads that run fibers.
+//
+//   fiber::runtime rt({.workers = 4, .stack_size = 256 * 1024});
+//   int v = rt.run([] { return 42; });        // runs on rt, waits from this thread
+//
+// Most programs never name a runtime: the first fiber::spawn / fiber::run / fiber::thread starts
+// the default one (one worker per usable CPU: the affinity mask and the cgroup CPU quota; the
+// environment variable WEFT_WORKERS overrides). A runtime constructed while no default exists
+// becomes the default until it is destroyed, so `fiber::runtime rt({.workers = 2});` at the top
+// of main configures everything that follows.
+//
+// Destroying a runtime stops its workers; fibers still parked on it are abandoned without running
+// their destructors (join what you need first). The implicitly started default runtime is never
+// destroyed, so detached fibers cannot outlive it and exit never waits for them.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace fiber {
+
+namespace detail {
+class runtime_core;
+}
+
+struct runtime_options {
+  unsigned workers = 0;              // 0: one per usable CPU
+  std::size_t stack_size = 0;        // default stack for fibers of this runtime; 0: 128 KiB
+  bool pin_workers = false;          // pin worker i to the i-th CPU of the affinity mask
+};
+
+class runtime {
+ public:
+  explicit runtime(runtime_options options = {});
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  unsigned workers() const noexcept;
+  std::size_t default_stack_size() const noexcept;
+
+  // Runs f(args...) as a fiber on this runtime and waits (parks or blocks) for its result.
+  template <class F, class... Args>
+  auto run(F&& f, Args&&... args);
+  // Spawns on this runtime (see spawn.hpp for the semantics).
+  template <class F, class... Args>
+  auto spawn(F&& f, Args&&... args);
+
+  detail::runtime_core& core() noexcept { return *core_; }
+
+ private:
+  std::unique_ptr<detail::runtime_core> core_;
+};
+
+// Number of workers the default runtime uses on this machine (affinity mask, cgroup quota).
+unsigned usable_cpus() noexcept;
+
+}  // namespace fiber

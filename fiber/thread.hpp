@@ -1,0 +1,125 @@
+// thread.hpp — fiber::thread and fiber::jthread: std::thread and std::jthread, on fibers.
+//
+//   fiber::thread t([](int n) { work(n); }, 7);   // was: std::thread t(...)
+//   t.join();
+//
+// Same interface and semantics as the std types: destroying a joinable fiber::thread (or
+// assigning over one) calls std::terminate; an exception escaping the function calls
+// std::terminate (after printing what() and the fiber's name); join()/detach() on a non-joinable
+// object throw std::system_error(invalid_argument); joining yourself throws
+// resource_deadlock_would_occur. jthread requests stop and joins on destruction, and passes its
+// std::stop_token to a function that takes one first.
+#pragma once
+
+#include <fiber/spawn.hpp>
+
+#include <exception>
+#include <stop_token>
+#include <thread>
+#include <utility>
+
+namespace fiber {
+
+namespace detail {
+[[noreturn]] void terminate_with_uncaught(std::exception_ptr e) noexcept;
+
+template <class Fn>
+auto terminate_on_throw(Fn fn) {
+  return [fn = std::move(fn)]() mutable {
+    try {
+      fn();
+    } catch (...) {
+      terminate_with_uncaught(std::current_exception());
+    }
+  };
+}
+}  // namespace detail
+
+class thread {
+ public:
+  using id = fiber_id;
+
+  thread() noexcept = default;
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, thread>)
+  explicit thread(F&& f, Args&&... args)
+      : h_(detail::spawn_entry(nullptr, spawn_options{},
+                               detail::terminate_on_throw(detail::bind_entry(std::forward<F>(f), std::forward<Args>(args)...)))) {}
+  ~thread() {
+    if (joinable()) std::terminate();
+  }
+  thread(thread&&) noexcept = default;
+  thread& operator=(thread&& o) noexcept {
+    if (joinable()) std::terminate();
+    h_ = std::move(o.h_);
+    return *this;
+  }
+  thread(const thread&) = delete;
+  thread& operator=(const thread&) = delete;
+
+  bool joinable() const noexcept { return h_.joinable(); }
+  id get_id() const noexcept { return h_.get_id(); }
+  void join() { h_.join(); }
+  void detach() { h_.detach(); }
+  void swap(thread& o) noexcept { std::swap(h_, o.h_); }
+  static unsigned hardware_concurrency() noexcept { return std::thread::hardware_concurrency(); }
+
+ private:
+  join_handle<void> h_;
+};
+
+inline void swap(thread& a, thread& b) noexcept { a.swap(b); }
+
+class jthread {
+ public:
+  using id = fiber_id;
+
+  jthread() noexcept = default;
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, jthread>)
+  explicit jthread(F&& f, Args&&... args)
+      : h_(detail::spawn_entry(nullptr, spawn_options{},
+                               detail::terminate_on_throw(detail::bind_entry(std::forward<F>(f), std::forward<Args>(args)...)))),
+        stop_(h_.get_stop_source()) {}
+  ~jthread() {
+    if (joinable()) {
+      request_stop();
+      join();
+    }
+  }
+  jthread(jthread&&) noexcept = default;
+  jthread& operator=(jthread&& o) noexcept {
+    if (this != &o) {
+      if (joinable()) {
+        request_stop();
+        join();
+      }
+      h_ = std::move(o.h_);
+      stop_ = std::move(o.stop_);
+    }
+    return *this;
+  }
+  jthread(const jthread&) = delete;
+  jthread& operator=(const jthread&) = delete;
+
+  bool joinable() const noexcept { return h_.joinable(); }
+  id get_id() const noexcept { return h_.get_id(); }
+  void join() { h_.join(); }
+  void detach() { h_.detach(); }
+  void swap(jthread& o) noexcept {
+    std::swap(h_, o.h_);
+    std::swap(stop_, o.stop_);
+  }
+  std::stop_source get_stop_source() noexcept { return stop_; }
+  std::stop_token get_stop_token() const noexcept { return stop_.get_token(); }
+  bool request_stop() noexcept { return stop_.request_stop(); }
+  static unsigned hardware_concurrency() noexcept { return std::thread::hardware_concurrency(); }
+
+ private:
+  join_handle<void> h_;
+  std::stop_source stop_{std::nostopstate};
+};
+
+inline void swap(jthread& a, jthread& b) noexcept { a.swap(b); }
+
+}  // namespace fiber
