@@ -30,7 +30,7 @@ auto blocking(F&& f) -> std::invoke_result_t<F&&> {
     F&& fn;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
     std::exception_ptr error;
-  } st{std::forward<F>(f)};
+  } st{std::forward<F>(f), {}, {}};
   detail::run_offloaded(
       [](void* p) {
         auto* s = static_cast<state*>(p);

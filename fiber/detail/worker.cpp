@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -161,9 +162,12 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
   prev_ctx_ = &self->ctx;
   prev_fiber_ = self;
   pending_ = what;
+  // errno is per thread; each fiber keeps its own across a switch, as each thread does.
+  const int saved_errno = errno;
   bctx::transfer_t t = jump(*to, this, leaving_for_good);
-  // Resumed: on the same worker (started fibers never migrate).
+  // Resumed: on the same worker (started fibers never migrate), so errno's address is unchanged.
   after_switch(t.fctx);
+  errno = saved_errno;
 }
 
 void worker::yield_current() {

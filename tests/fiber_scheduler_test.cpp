@@ -1,0 +1,198 @@
+// Scheduler guarantees: no migration of started fibers (errno / thread_local stay right at -O2),
+// work spreads over workers, idle workers sleep, yield loops do not starve others, no lost wake-ups.
+#include <fiber/fiber.hpp>
+#include <fiber/park.hpp>
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <utility>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+thread_local int tls_marker = 0;
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+}  // namespace
+
+TEST(Scheduler, ErrnoAndThreadLocalSurviveYieldsOnManyWorkers) {
+  fiber::runtime rt({.workers = 2});
+  std::atomic<int> bad{0};
+  rt.run([&] {
+    std::vector<fiber::join_handle<void>> hs;
+    for (int i = 0; i < 2000; ++i) {
+      hs.push_back(fiber::spawn([&, i] {
+        int* before = &tls_marker;
+        auto thread_before = std::this_thread::get_id();
+        for (int round = 0; round < 20; ++round) {
+          errno = 1000 + i;
+          fiber::this_fiber::yield();
+          if (errno != 1000 + i) bad++;
+          if (&tls_marker != before || std::this_thread::get_id() != thread_before) bad++;
+        }
+      }));
+    }
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(Scheduler, UnstartedFibersAreStolenByIdleWorkers) {
+  fiber::runtime rt({.workers = 2});
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  rt.run([&] {
+    std::vector<fiber::join_handle<void>> hs;
+    for (int i = 0; i < 64; ++i) {
+      hs.push_back(fiber::spawn([&] {
+        auto until = std::chrono::steady_clock::now() + 2ms;  // CPU-bound: keeps its worker busy
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        std::lock_guard lk(mu);
+        threads.insert(std::this_thread::get_id());
+      }));
+    }
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_EQ(threads.size(), 2u);
+}
+
+TEST(Scheduler, IdleRuntimeUsesAlmostNoCpu) {
+  fiber::runtime rt({.workers = 2});
+  rt.run([] {});  // workers have started and gone idle
+  std::this_thread::sleep_for(100ms);
+  double before = process_cpu_seconds();
+  std::this_thread::sleep_for(1s);
+  double used = process_cpu_seconds() - before;
+  EXPECT_LT(used, 0.05) << "an idle runtime burned " << used << " s of CPU in 1 s";
+}
+
+TEST(Scheduler, YieldLoopDoesNotStarveSleepersOrOthers) {
+  fiber::runtime rt({.workers = 1});
+  auto elapsed = rt.run([] {
+    std::atomic<bool> stop{false};
+    auto t0 = std::chrono::steady_clock::now();
+    auto spinner = fiber::spawn([&] {
+      long n = 0;
+      while (!stop.load()) {
+        fiber::this_fiber::yield();
+        ++n;
+      }
+      return n;
+    });
+    auto sleeper = fiber::spawn([&] {
+      fiber::this_fiber::sleep_for(20ms);
+      stop = true;
+    });
+    sleeper.join();
+    EXPECT_GT(spinner.join(), 0);
+    return std::chrono::steady_clock::now() - t0;
+  });
+  EXPECT_LT(elapsed, 2s);  // generous: without fairness this never ends
+}
+
+TEST(Scheduler, NoLostWakeupsAcrossWorkersAndThreads) {
+  // Ping-pong through raw park/unpark between fibers (on both workers) and an OS thread.
+  fiber::runtime rt({.workers = 2});
+  constexpr int pairs = 8;
+  constexpr int rounds = 50'000;
+  struct mailbox {
+    std::mutex mu;  // held for a few instructions, never across a park
+    int value = 0;
+    fiber::detail::park_token waiter;
+    int load() {
+      std::lock_guard lk(mu);
+      return value;
+    }
+  };
+  auto wait_for_value = [](mailbox& m, int want) {
+    for (;;) {
+      std::unique_lock lk(m.mu);
+      if (m.value == want) return;
+      auto t = fiber::detail::prepare_park();
+      m.waiter = t;
+      lk.unlock();
+      fiber::detail::park(t);
+    }
+  };
+  auto post = [](mailbox& m, int v) {
+    std::unique_lock lk(m.mu);
+    m.value = v;
+    auto t = std::exchange(m.waiter, {});
+    lk.unlock();
+    if (t) fiber::detail::unpark(t);
+  };
+  std::vector<mailbox> to_a(pairs), to_b(pairs);
+  auto t0 = std::chrono::steady_clock::now();
+  rt.run([&] {
+    std::vector<fiber::join_handle<void>> hs;
+    for (int p = 0; p < pairs; ++p) {
+      hs.push_back(fiber::spawn([&, p] {
+        for (int r = 1; r <= rounds; ++r) {
+          post(to_b[p], r);
+          wait_for_value(to_a[p], r);
+        }
+      }));
+      hs.push_back(fiber::spawn([&, p] {
+        for (int r = 1; r <= rounds; ++r) {
+          wait_for_value(to_b[p], r);
+          post(to_a[p], r);
+        }
+      }));
+    }
+    // One pair with a plain OS thread on one side.
+    mailbox ta, tb;
+    std::thread os([&] {
+      for (int r = 1; r <= 20'000; ++r) {
+        wait_for_value(ta, r);
+        post(tb, r);
+      }
+    });
+    for (int r = 1; r <= 20'000; ++r) {
+      post(ta, r);
+      wait_for_value(tb, r);
+    }
+    os.join();
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 120s);
+  for (int p = 0; p < pairs; ++p) EXPECT_EQ(to_a[p].load(), rounds);
+}
+
+TEST(Scheduler, ManyParkUnparkPairsWithTimeoutsRacingWakeups) {
+  // A waker and a timeout race on every park: exactly one must win, and the parker must learn which.
+  fiber::runtime rt({.workers = 2});
+  std::atomic<long> notified{0}, timed_out{0}, wins{0};
+  rt.run([&] {
+    std::vector<fiber::join_handle<void>> hs;
+    for (int f = 0; f < 16; ++f) {
+      hs.push_back(fiber::spawn([&] {
+        for (int i = 0; i < 2000; ++i) {
+          auto t = fiber::detail::prepare_park();
+          auto waker = fiber::spawn([t, &wins] {
+            if (fiber::detail::unpark(t)) wins++;
+          });
+          auto why = fiber::detail::park_until(t, fiber::detail::clock::now() + std::chrono::microseconds(i % 50));
+          (why == fiber::detail::wake_reason::notified ? notified : timed_out)++;
+          waker.join();
+        }
+      }));
+    }
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_EQ(notified + timed_out, 16 * 2000);
+  EXPECT_EQ(wins.load(), notified.load());
+}
