@@ -72,7 +72,8 @@ class join_handle {
       detail::fiber_control* f;
       ~releaser() { detail::release(f); }
     } release_on_exit{f};
-    if (f->error) std::rethrow_exception(f->error);
+    // Take the exception out: the control block may be destroyed by the worker's thread.
+    if (std::exception_ptr e = std::exchange(f->error, nullptr)) std::rethrow_exception(std::move(e));
     return f->take();
   }
 

@@ -4,6 +4,8 @@
 #include <fiber/park.hpp>
 
 #include <gtest/gtest.h>
+
+#include "test_scale.hpp"
 #include <sys/resource.h>
 
 #include <atomic>
@@ -54,16 +56,20 @@ TEST(Scheduler, UnstartedFibersAreStolenByIdleWorkers) {
   fiber::runtime rt({.workers = 2});
   std::mutex mu;
   std::set<std::thread::id> threads;
+  constexpr int n = 64;
+  std::atomic<int> spawned{0};
   rt.run([&] {
     std::vector<fiber::join_handle<void>> hs;
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < n; ++i) {
       hs.push_back(fiber::spawn([&] {
-        auto until = std::chrono::steady_clock::now() + 2ms;  // CPU-bound: keeps its worker busy
+        while (spawned.load() < n) fiber::this_fiber::yield();  // all exist before any works
+        auto until = std::chrono::steady_clock::now() + 2ms;      // CPU-bound: holds its worker
         while (std::chrono::steady_clock::now() < until) {
         }
         std::lock_guard lk(mu);
         threads.insert(std::this_thread::get_id());
       }));
+      spawned++;
     }
     for (auto& h : hs) h.join();
   });
@@ -108,7 +114,7 @@ TEST(Scheduler, NoLostWakeupsAcrossWorkersAndThreads) {
   // Ping-pong through raw park/unpark between fibers (on both workers) and an OS thread.
   fiber::runtime rt({.workers = 2});
   constexpr int pairs = 8;
-  constexpr int rounds = 50'000;
+  const int rounds = static_cast<int>(weft_test::scaled(50'000));
   struct mailbox {
     std::mutex mu;  // held for a few instructions, never across a park
     int value = 0;
@@ -156,12 +162,12 @@ TEST(Scheduler, NoLostWakeupsAcrossWorkersAndThreads) {
     // One pair with a plain OS thread on one side.
     mailbox ta, tb;
     std::thread os([&] {
-      for (int r = 1; r <= 20'000; ++r) {
+      for (int r = 1; r <= rounds; ++r) {
         wait_for_value(ta, r);
         post(tb, r);
       }
     });
-    for (int r = 1; r <= 20'000; ++r) {
+    for (int r = 1; r <= rounds; ++r) {
       post(ta, r);
       wait_for_value(tb, r);
     }
@@ -175,12 +181,13 @@ TEST(Scheduler, NoLostWakeupsAcrossWorkersAndThreads) {
 TEST(Scheduler, ManyParkUnparkPairsWithTimeoutsRacingWakeups) {
   // A waker and a timeout race on every park: exactly one must win, and the parker must learn which.
   fiber::runtime rt({.workers = 2});
+  const int per_fiber = static_cast<int>(weft_test::scaled(2000));
   std::atomic<long> notified{0}, timed_out{0}, wins{0};
   rt.run([&] {
     std::vector<fiber::join_handle<void>> hs;
     for (int f = 0; f < 16; ++f) {
       hs.push_back(fiber::spawn([&] {
-        for (int i = 0; i < 2000; ++i) {
+        for (int i = 0; i < per_fiber; ++i) {
           auto t = fiber::detail::prepare_park();
           auto waker = fiber::spawn([t, &wins] {
             if (fiber::detail::unpark(t)) wins++;
@@ -193,6 +200,6 @@ TEST(Scheduler, ManyParkUnparkPairsWithTimeoutsRacingWakeups) {
     }
     for (auto& h : hs) h.join();
   });
-  EXPECT_EQ(notified + timed_out, 16 * 2000);
+  EXPECT_EQ(notified + timed_out, 16 * per_fiber);
   EXPECT_EQ(wins.load(), notified.load());
 }

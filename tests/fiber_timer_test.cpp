@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_scale.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -51,12 +53,13 @@ TEST(Timer, SleepersWakeInDeadlineOrder) {
 }
 
 TEST(Timer, TenThousandConcurrentSleepersAllWake) {
+  const int n = static_cast<int>(weft_test::scaled(10'000));
   std::atomic<int> woke{0};
   auto t0 = steady::now();
   fiber::run([&] {
     std::vector<fiber::join_handle<void>> hs;
-    hs.reserve(10'000);
-    for (int i = 0; i < 10'000; ++i) {
+    hs.reserve(n);
+    for (int i = 0; i < n; ++i) {
       hs.push_back(fiber::spawn([&woke, i] {
         fiber::this_fiber::sleep_for(std::chrono::milliseconds(50 + i % 50));
         woke++;
@@ -64,7 +67,7 @@ TEST(Timer, TenThousandConcurrentSleepersAllWake) {
     }
     for (auto& h : hs) h.join();
   });
-  EXPECT_EQ(woke.load(), 10'000);
+  EXPECT_EQ(woke.load(), n);
   EXPECT_GE(steady::now() - t0, 50ms);
 }
 

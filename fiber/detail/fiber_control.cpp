@@ -98,6 +98,9 @@ void* allocate_fiber_block(spawn_request& req, std::size_t block_size, std::size
 void launch(fiber_control* f, stack_slot* slot, runtime_core* rt, spawn_request& req) {
   f->stack = slot;
   f->id = next_fiber_id.fetch_add(1, std::memory_order_relaxed);
+  // Each fiber's park sequence starts in its own range, so a token kept by a late waker can never
+  // match a later fiber that reuses the same control-block address.
+  f->word.store((f->id << 24) << 3, std::memory_order_relaxed);
   f->name = std::move(req.name);
   char* usable_lo = slot->base + page_size();
   auto block = reinterpret_cast<std::uintptr_t>(f);

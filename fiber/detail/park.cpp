@@ -125,13 +125,17 @@ bool unpark(park_token token, wake_reason why) noexcept {
   parker* p = token.who;
   const std::uint64_t seq_bits = token.seq << 3;
   std::uint64_t w = p->word.load(std::memory_order_acquire);
+  // Read before the CAS: once it succeeds, a fiber that was still PARKING may run on, finish and
+  // have its control block reused, so `p` must not be touched afterwards (except a PARKED fiber,
+  // which cannot run until we queue it).
+  const bool is_thread = p->kind_ == parker::kind::thread;
   for (;;) {
     if ((w & ~ps_mask) != seq_bits) return false;  // a stale token: that park is over
     const std::uint64_t state = w & ps_mask;
     if (state != ps_parking && state != ps_parked) return false;  // someone else won
     const std::uint64_t woken_word = seq_bits | (ps_woken + static_cast<std::uint64_t>(why));
     if (p->word.compare_exchange_weak(w, woken_word, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      if (p->kind_ == parker::kind::thread) {
+      if (is_thread) {
         futex_wake(p);
       } else if (state == ps_parked) {
         auto* f = static_cast<fiber_control*>(p);

@@ -96,6 +96,7 @@ runtime_core::~runtime_core() {
   }
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  while (remote_wakes_in_flight.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void runtime_core::submit(fiber_control* f) noexcept {

@@ -204,8 +204,12 @@ void worker::make_ready(fiber_control* f) noexcept {
     local_.push_back(f);
     return;
   }
+  // Once pushed, f may run, finish and let its runtime be destroyed while we still wake the
+  // worker: the runtime's destructor waits for this counter to drop to zero.
+  rt_.remote_wakes_in_flight.fetch_add(1, std::memory_order_acq_rel);
   inbox_.push(f);
   wake_if_sleeping();
+  rt_.remote_wakes_in_flight.fetch_sub(1, std::memory_order_release);
 }
 
 void worker::push_spawned(fiber_control* f) noexcept {
