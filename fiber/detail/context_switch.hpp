@@ -34,6 +34,9 @@ extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const voi
 extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
                                                 std::size_t* size_old);
 #endif
+#ifdef WEFT_ASAN
+extern "C" void __asan_unpoison_memory_region(void const volatile* addr, std::size_t size);
+#endif
 #ifdef WEFT_TSAN
 extern "C" void* __tsan_get_current_fiber(void);
 extern "C" void* __tsan_create_fiber(unsigned flags);
@@ -57,6 +60,10 @@ using entry_fn = void (*)(bctx::transfer_t);
 
 // Prepares `ctx` to start at `entry` on the stack [lo, lo + size).
 inline void make_context(exec_context& ctx, void* lo, std::size_t size, entry_fn entry) {
+#ifdef WEFT_ASAN
+  // A recycled stack still carries the poisoned redzones of its previous fiber's last frames.
+  __asan_unpoison_memory_region(lo, size);
+#endif
   ctx.stack_lo = lo;
   ctx.stack_size = size;
   ctx.handle = bctx::make_fcontext(static_cast<char*>(lo) + size, size, entry);
