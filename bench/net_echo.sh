@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# net_echo.sh — TCP echo ping-pong (64-byte messages): weft fiber-per-connection vs
+# thread-per-connection vs a hand-written epoll loop, one load client (bench/echo_bench --client).
+# Each server is pinned to CPU 0 and the client to CPU 1 (taskset), so they never share a core.
+#
+#   bench/net_echo.sh [path/to/echo_bench] [seconds] [conns...]
+#   e.g. bench/net_echo.sh build-net/bench/echo_bench 3 100 1000 10000
+set -euo pipefail
+BIN=${1:-build/bench/echo_bench}
+SECS=${2:-3}
+shift $(( $# > 2 ? 2 : $# )) || true
+CONNS=("$@")
+[ ${#CONNS[@]} -eq 0 ] && CONNS=(100 1000)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Below the ephemeral range (32768+), so no client socket can already hold the port.
+PORT=$((20000 + RANDOM % 10000))
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+printf '%-8s %-8s %14s %10s %10s\n' server conns msgs/s p50_us p99_us
+for c in "${CONNS[@]}"; do
+  for s in weft threads epoll; do
+    PORT=$((PORT + 1))
+    taskset -c "$SERVER_CPU" "$BIN" --server="$s" --port "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
+    SPID=$!
+    for _ in $(seq 50); do
+      (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+      sleep 0.1
+    done
+    out=$(taskset -c "$CLIENT_CPU" "$BIN" --client --port "$PORT" --conns "$c" --seconds "$SECS" || echo "failed")
+    kill "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+    mps=$(sed -n 's/.*msgs_per_sec=\([0-9]*\).*/\1/p' <<<"$out")
+    p50=$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$out")
+    p99=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$out")
+    printf '%-8s %-8s %14s %10s %10s\n' "$s" "$c" "${mps:-fail}" "${p50:--}" "${p99:--}"
+  done
+done

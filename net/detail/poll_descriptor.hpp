@@ -1,0 +1,98 @@
+// poll_descriptor.hpp — per-socket wait state between fibers and the worker reactors (Go's pollDesc).
+//
+// Concepts: a *poll_descriptor* owns one non-blocking fd. It has one reader slot and one writer slot;
+// each holds at most one parked waiter (a park_token) and a sticky *ready* bit. The backend is
+// fiber::detail::poller (epoll, edge-triggered, on Linux; a kqueue or io_uring backend implements the
+// same poller interface and nothing here changes).
+//
+// Readiness handshake (no lost edges): the reactor's on_io_ready() sets `ready` and takes the waiter
+// under the slot's spinlock, then unparks it. A waiter that got EAGAIN locks the slot: if `ready` is
+// set it clears it and retries the syscall; otherwise it publishes its token and parks. Both sides
+// hold the same lock, so an edge either is seen by the waiter or wakes it. Spurious wake-ups are
+// harmless: callers always retry the syscall and wait again on EAGAIN.
+//
+// Registration: the fd is added to the poller of the worker whose fiber first waits on it and stays
+// there; events are handled on that worker and unpark() routes each wake-up to the waiter's own
+// worker. epoll_ctl(ADD) reports the current readiness, so registering after EAGAIN loses nothing.
+// Callers on plain OS threads never register: they wait in ::poll() (in slices of at most 50 ms so
+// that a close() from another thread is noticed).
+//
+// Lifetime (why memory is never freed): an event fetched by epoll_wait on one worker may still be
+// dispatched after another thread removed the fd. Descriptors therefore come from a type-stable pool
+// and are recycled, never deleted; a stale event on a recycled descriptor is only a spurious wake-up.
+// The fd itself is closed once the descriptor is closed *and* no operation is in flight (ops hold a
+// reference through begin_op/end_op), so an fd number is never reused under a running syscall.
+// The descriptor returns to the pool when, in addition, its owner (the socket object) released it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <fiber/detail/poller.hpp>
+#include <fiber/detail/spinlock.hpp>
+#include <fiber/park.hpp>
+#include <system_error>
+
+namespace fiber::net::detail {
+
+enum class io_kind : std::uint8_t { read = 0, write = 1 };
+
+class poll_descriptor final : public fiber::detail::io_handler {
+ public:
+  // Takes ownership of `fd` (non-blocking). With owns_fd = false the fd is never closed here (c-ares
+  // sockets); it is only removed from the poller.
+  static poll_descriptor* create(int fd, bool owns_fd = true);
+
+  int fd() const noexcept { return fd_; }
+
+  // Brackets every syscall on fd(): false (and nothing to end) once the descriptor is closed.
+  bool begin_op() noexcept;
+  void end_op() noexcept;
+
+  // Between begin_op/end_op: waits until `kind` may be ready. Returns {} (retry the syscall),
+  // timed_out, operation_canceled (the calling fiber's stop token) or bad_file_descriptor (closed).
+  std::error_code wait(io_kind kind, fiber::detail::clock::time_point deadline) noexcept;
+
+  // Idempotent, any thread: marks closed, wakes every waiter (they fail with bad_file_descriptor),
+  // and closes the fd now or when the last in-flight operation ends.
+  void close() noexcept;
+  bool is_closed() const noexcept { return (state_.load(std::memory_order_acquire) & closed_bit) != 0; }
+
+  // The owner is done with this object: close() and recycle once idle. The pointer is dead after.
+  void release() noexcept;
+
+  void on_io_ready(std::uint32_t events) noexcept override;
+
+ private:
+  poll_descriptor() = default;
+  ~poll_descriptor() = default;
+  friend struct descriptor_pool;
+
+  struct slot {
+    fiber::detail::spinlock lock;
+    fiber::detail::park_token waiter;  // under lock
+    bool ready = false;                // under lock
+  };
+
+  static constexpr std::uint64_t closed_bit = 1;      // no new operations
+  static constexpr std::uint64_t tearing_bit = 2;     // someone is closing the fd
+  static constexpr std::uint64_t fd_done_bit = 4;     // fd removed from the poller and closed
+  static constexpr std::uint64_t owner_gone_bit = 8;  // release() was called
+  static constexpr std::uint64_t recycled_bit = 16;   // back in the pool
+  static constexpr std::uint64_t op_unit = 32;        // in-flight operations count above these bits
+
+  std::error_code ensure_registered() noexcept;
+  std::error_code wait_on_thread(io_kind kind, fiber::detail::clock::time_point deadline) noexcept;
+  void wake(slot& s) noexcept;
+  void finish_if_idle() noexcept;
+  void reset(int fd, bool owns_fd) noexcept;
+
+  int fd_ = -1;  // written only while no other thread may use the descriptor (create)
+  bool owns_fd_ = true;
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<fiber::detail::poller*> poller_{nullptr};  // where fd_ is registered, or null
+  std::atomic<int> registering_{0};                      // 0 no, 1 in progress, 2 done
+  slot slots_[2];
+  poll_descriptor* next_free_ = nullptr;  // pool link, under the pool lock
+};
+
+}  // namespace fiber::net::detail

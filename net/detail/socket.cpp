@@ -1,0 +1,331 @@
+// socket.cpp — socket_base ownership and the stream calls of net/socket.hpp.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <net/detail/io_loop.hpp>
+#include <net/detail/poll_descriptor.hpp>
+#include <net/socket.hpp>
+
+namespace fiber::net {
+
+socket_base::socket_base(int fd) {
+  if (fd < 0) throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor), "weft: socket_base");
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0 && !(fl & O_NONBLOCK)) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  pd_ = detail::poll_descriptor::create(fd);
+}
+
+socket_base::socket_base(int fd, nonblocking_fd_t) {
+  pd_ = detail::poll_descriptor::create(fd);
+}
+
+endpoint socket_base::ip_name(bool peer, std::error_code& ec) const noexcept {
+  ec.clear();
+  if (!pd_ || !pd_->begin_op()) {
+    ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return {};
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  int r = peer ? ::getpeername(pd_->fd(), sa, &len) : ::getsockname(pd_->fd(), sa, &len);
+  if (r < 0) ec = detail::errno_code(errno);
+  pd_->end_op();
+  if (ec) return {};
+  auto e = endpoint::from_sockaddr(sa, len);
+  if (!e) ec = std::make_error_code(std::errc::address_family_not_supported);
+  return e ? *e : endpoint();
+}
+
+socket_base& socket_base::operator=(socket_base&& o) noexcept {
+  if (this != &o) {
+    if (pd_) pd_->release();
+    pd_ = std::exchange(o.pd_, nullptr);
+  }
+  return *this;
+}
+
+socket_base::~socket_base() {
+  if (pd_) pd_->release();
+}
+
+bool socket_base::is_open() const noexcept {
+  return pd_ && !pd_->is_closed();
+}
+int socket_base::native_handle() const noexcept {
+  return is_open() ? pd_->fd() : -1;
+}
+void socket_base::close() noexcept {
+  if (pd_) pd_->close();
+}
+
+void socket_base::set_option(int level, int name, int value, std::error_code& ec) noexcept {
+  ec.clear();
+  if (!pd_ || !pd_->begin_op()) {
+    ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return;
+  }
+  if (::setsockopt(pd_->fd(), level, name, &value, sizeof value) < 0) ec = detail::errno_code(errno);
+  pd_->end_op();
+}
+
+void socket_base::set_option(int level, int name, int value) {
+  std::error_code ec;
+  set_option(level, name, value, ec);
+  detail::throw_if(ec, "setsockopt");
+}
+
+int socket_base::get_option(int level, int name, std::error_code& ec) const noexcept {
+  ec.clear();
+  if (!pd_ || !pd_->begin_op()) {
+    ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return 0;
+  }
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (::getsockopt(pd_->fd(), level, name, &value, &len) < 0) ec = detail::errno_code(errno);
+  pd_->end_op();
+  return value;
+}
+
+int socket_base::get_option(int level, int name) const {
+  std::error_code ec;
+  int v = get_option(level, name, ec);
+  detail::throw_if(ec, "getsockopt");
+  return v;
+}
+
+// ---- stream_socket
+
+std::size_t stream_socket::read_some(mutable_buffer buf, std::error_code& ec, deadline d) noexcept {
+  if (buf.size() == 0) {
+    ec.clear();
+    return 0;
+  }
+  long r = detail::run_io(pd(), detail::io_kind::read, d.when(), ec,
+                          [&](int fd) { return ::recv(fd, buf.data(), buf.size(), 0); });
+  return r < 0 ? 0 : static_cast<std::size_t>(r);
+}
+
+std::size_t stream_socket::read_some(mutable_buffer buf, deadline d) {
+  std::error_code ec;
+  auto n = read_some(buf, ec, d);
+  detail::throw_if(ec, "read_some");
+  return n;
+}
+
+std::size_t stream_socket::read_exact(mutable_buffer buf, std::error_code& ec, deadline d) noexcept {
+  std::size_t done = 0;
+  ec.clear();
+  while (done < buf.size()) {
+    auto n = read_some(buf.subspan(done), ec, d);
+    if (ec) return done;
+    if (n == 0) {
+      ec = make_error_code(net_errc::end_of_stream);
+      return done;
+    }
+    done += n;
+  }
+  return done;
+}
+
+std::size_t stream_socket::read_exact(mutable_buffer buf, deadline d) {
+  std::error_code ec;
+  auto n = read_exact(buf, ec, d);
+  detail::throw_if(ec, "read_exact");
+  return n;
+}
+
+std::size_t stream_socket::write_some(const_buffer buf, std::error_code& ec, deadline d) noexcept {
+  if (buf.size() == 0) {
+    ec.clear();
+    return 0;
+  }
+  // MSG_NOSIGNAL: a write to a reset connection reports EPIPE instead of raising SIGPIPE.
+  long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
+                          [&](int fd) { return ::send(fd, buf.data(), buf.size(), MSG_NOSIGNAL); });
+  return r < 0 ? 0 : static_cast<std::size_t>(r);
+}
+
+std::size_t stream_socket::write_some(const_buffer buf, deadline d) {
+  std::error_code ec;
+  auto n = write_some(buf, ec, d);
+  detail::throw_if(ec, "write_some");
+  return n;
+}
+
+std::size_t stream_socket::write_all(const_buffer buf, std::error_code& ec, deadline d) noexcept {
+  std::size_t done = 0;
+  ec.clear();
+  while (done < buf.size()) {
+    auto n = write_some(buf.subspan(done), ec, d);
+    if (ec) return done;
+    done += n;
+  }
+  return done;
+}
+
+std::size_t stream_socket::write_all(const_buffer buf, deadline d) {
+  std::error_code ec;
+  auto n = write_all(buf, ec, d);
+  detail::throw_if(ec, "write_all");
+  return n;
+}
+
+namespace {
+constexpr std::size_t max_iov = 64;  // per syscall; larger spans are handled in several calls
+}
+
+std::size_t stream_socket::readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d) noexcept {
+  iovec iov[max_iov];
+  std::size_t n = std::min(bufs.size(), max_iov), total = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    iov[i] = {bufs[i].data(), bufs[i].size()};
+    total += bufs[i].size();
+  }
+  if (total == 0) {
+    ec.clear();
+    return 0;
+  }
+  long r = detail::run_io(pd(), detail::io_kind::read, d.when(), ec,
+                          [&](int fd) { return ::readv(fd, iov, static_cast<int>(n)); });
+  return r < 0 ? 0 : static_cast<std::size_t>(r);
+}
+
+std::size_t stream_socket::readv(std::span<const mutable_buffer> bufs, deadline d) {
+  std::error_code ec;
+  auto n = readv(bufs, ec, d);
+  detail::throw_if(ec, "readv");
+  return n;
+}
+
+std::size_t stream_socket::writev(std::span<const const_buffer> bufs, std::error_code& ec, deadline d) noexcept {
+  ec.clear();
+  std::size_t written = 0;
+  std::size_t first = 0, skip = 0;  // the next byte to send is bufs[first] + skip
+  for (;;) {
+    while (first < bufs.size() && skip >= bufs[first].size()) {
+      skip -= bufs[first].size();
+      ++first;
+    }
+    if (first >= bufs.size()) return written;
+    iovec iov[max_iov];
+    std::size_t n = 0;
+    for (std::size_t i = first; i < bufs.size() && n < max_iov; ++i) {
+      auto b = i == first ? bufs[i].subspan(skip) : bufs[i];
+      iov[n++] = {const_cast<void*>(b.data()), b.size()};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
+                            [&](int fd) { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
+    if (r < 0) return written;
+    written += static_cast<std::size_t>(r);
+    skip += static_cast<std::size_t>(r);
+  }
+}
+
+std::size_t stream_socket::writev(std::span<const const_buffer> bufs, deadline d) {
+  std::error_code ec;
+  auto n = writev(bufs, ec, d);
+  detail::throw_if(ec, "writev");
+  return n;
+}
+
+void stream_socket::shutdown(shutdown_mode how, std::error_code& ec) noexcept {
+  ec.clear();
+  auto* p = pd();
+  if (!p || !p->begin_op()) {
+    ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return;
+  }
+  int h = how == shutdown_mode::receive ? SHUT_RD : how == shutdown_mode::send ? SHUT_WR : SHUT_RDWR;
+  if (::shutdown(p->fd(), h) < 0) ec = detail::errno_code(errno);
+  p->end_op();
+}
+
+void stream_socket::shutdown(shutdown_mode how) {
+  std::error_code ec;
+  shutdown(how, ec);
+  detail::throw_if(ec, "shutdown");
+}
+
+}  // namespace fiber::net
+
+// ---- helpers shared by tcp/unix (net/detail/io_loop.hpp)
+
+#include <poll.h>
+
+#include <fiber/this_fiber.hpp>
+
+namespace fiber::net::detail {
+
+std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsigned addrlen,
+                               fiber::detail::clock::time_point deadline) noexcept {
+  if (!pd || !pd->begin_op()) return std::make_error_code(std::errc::bad_file_descriptor);
+  std::error_code ec;
+  int fd = pd->fd();
+  int r = ::connect(fd, addr, static_cast<socklen_t>(addrlen));
+  if (r < 0 && errno != EINPROGRESS && errno != EINTR && errno != EAGAIN) {
+    ec = errno_code(errno);  // EAGAIN: Unix socket backlog full; wait for writability like EINPROGRESS
+  } else if (r < 0) {
+    for (;;) {
+      if ((ec = pd->wait(io_kind::write, deadline))) break;
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+      if (err != 0) {
+        ec = errno_code(err);
+        break;
+      }
+      // Writable and no error means connected; a spurious wake-up leaves the socket unwritable.
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+        sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) break;
+        if (errno != ENOTCONN) {
+          ec = errno_code(errno);
+          break;
+        }
+        // A Unix stream whose connect got EAGAIN must retry the connect itself.
+        if (addr->sa_family == AF_UNIX) {
+          if (::connect(fd, addr, static_cast<socklen_t>(addrlen)) == 0) break;
+          if (errno != EAGAIN && errno != EINPROGRESS && errno != EINTR) {
+            ec = errno_code(errno);
+            break;
+          }
+        }
+      }
+    }
+  }
+  pd->end_op();
+  return ec;
+}
+
+int accept_socket(poll_descriptor* pd, fiber::detail::clock::time_point deadline, std::error_code& ec) noexcept {
+  long r = run_io(pd, io_kind::read, deadline, ec, [](int fd) {
+    for (;;) {
+      int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0 && (errno == ECONNABORTED || errno == EPROTO)) continue;  // that client gave up; next
+      return c;
+    }
+  });
+  if (r < 0 && (ec.value() == EMFILE || ec.value() == ENFILE || ec.value() == ENOBUFS || ec.value() == ENOMEM)) {
+    // Out of descriptors: the pending connection stays queued and the socket stays readable, so an
+    // immediate retry would fail again at once. Pause so that a retrying accept loop cannot spin.
+    try {
+      fiber::this_fiber::sleep_for(std::chrono::milliseconds(10));
+    } catch (...) {
+    }
+  }
+  return static_cast<int>(r);
+}
+
+}  // namespace fiber::net::detail
