@@ -1,0 +1,40 @@
+// latch.hpp — fiber::latch: a single-use countdown that releases every waiter at zero.
+//
+//   fiber::latch ready(n);
+//   for (int i = 0; i < n; ++i) fiber::spawn([&] { setup(); ready.count_down(); });
+//   ready.wait();
+//
+// Same interface and semantics as std::latch; waiting parks a fiber or blocks a plain OS thread.
+// The count and the waiter queue sit under one spinlock. Fairness: all waiters are released
+// together when the count reaches zero. Misuse: counting below zero aborts with a message.
+#pragma once
+
+#include <sync/detail/notify_list.hpp>
+
+#include <cstddef>
+#include <limits>
+
+namespace fiber {
+
+class latch {
+ public:
+  static constexpr std::ptrdiff_t max() noexcept { return std::numeric_limits<std::ptrdiff_t>::max(); }
+
+  explicit latch(std::ptrdiff_t expected) noexcept : count_(expected) {}
+  latch(const latch&) = delete;
+  latch& operator=(const latch&) = delete;
+
+  void count_down(std::ptrdiff_t n = 1) noexcept;
+  bool try_wait() const noexcept;
+  void wait() const noexcept;
+  void arrive_and_wait(std::ptrdiff_t n = 1) noexcept {
+    count_down(n);
+    wait();
+  }
+
+ private:
+  mutable detail::notify_list list_;  // its guard also protects count_
+  std::ptrdiff_t count_;
+};
+
+}  // namespace fiber

@@ -1,0 +1,187 @@
+// mutex.hpp — fiber::mutex, timed_mutex, recursive_mutex, recursive_timed_mutex.
+//
+//   fiber::mutex m;
+//   { std::lock_guard lk(m); ++shared_counter; }       // parks a fiber, blocks an OS thread
+//   std::scoped_lock both(a.m, b.m);                    // deadlock-free std::lock works too
+//
+// Same interface and semantics as the std:: twins; the differences: a contended lock() parks the
+// calling fiber (its worker runs other fibers) or blocks a plain OS thread, in any mix; the
+// uncontended lock()/unlock() is one atomic CAS each, with no syscall and no allocation.
+// Fairness: strict FIFO hand-off. unlock() with waiters passes ownership to the oldest waiter
+// directly, so no waiter starves and no newcomer barges in (the cost: every contended unlock
+// switches to the waiter — a convoy under heavy contention, as in any fair lock).
+// Timed forms convert other clocks to steady_clock at the call.
+// Misuse: unlock() by a fiber/thread that does not own the lock, or destroying a locked mutex,
+// aborts with a message naming the type and the caller in debug builds (!NDEBUG); the
+// recursive types always check (they track the owner anyway). Do not hold a std::mutex across a
+// fiber:: wait: the std lock blocks the whole worker (see the porting notes in README).
+#pragma once
+
+#include <sync/detail/mutex_core.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace fiber {
+
+namespace detail {
+
+// Shared body of mutex and timed_mutex: the lock word plus the owner kept for misuse checks.
+// The owner field exists in every build so the layout never depends on NDEBUG.
+template <const char* Name>
+class basic_mutex {
+ public:
+  constexpr basic_mutex() noexcept = default;
+  basic_mutex(const basic_mutex&) = delete;
+  basic_mutex& operator=(const basic_mutex&) = delete;
+  ~basic_mutex() {
+#ifndef NDEBUG
+    if (core_.is_locked()) sync_misuse(Name, "destroyed while locked");
+#endif
+  }
+
+  void lock() {
+    core_.lock();
+    note_owner();
+  }
+  bool try_lock() noexcept {
+    if (!core_.try_lock()) return false;
+    note_owner();
+    return true;
+  }
+  void unlock() noexcept {
+#ifndef NDEBUG
+    if (!core_.is_locked()) sync_misuse(Name, "unlock() of a mutex that is not locked");
+    if (owner_.load(std::memory_order_relaxed) != current_owner_id())
+      sync_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
+    owner_.store(0, std::memory_order_relaxed);
+#endif
+    core_.unlock();
+  }
+
+ protected:
+  bool lock_until_steady(clock::time_point deadline) {
+    if (!core_.try_lock_until(deadline)) return false;
+    note_owner();
+    return true;
+  }
+
+ private:
+  void note_owner() noexcept {
+#ifndef NDEBUG
+    owner_.store(current_owner_id(), std::memory_order_relaxed);
+#endif
+  }
+  mutex_core core_;
+  std::atomic<std::uint64_t> owner_{0};  // debug builds only: who holds the lock
+};
+
+inline constexpr char mutex_name[] = "mutex";
+inline constexpr char timed_mutex_name[] = "timed_mutex";
+inline constexpr char recursive_mutex_name[] = "recursive_mutex";
+inline constexpr char recursive_timed_mutex_name[] = "recursive_timed_mutex";
+
+// Shared body of the recursive types: owner + depth over a mutex_core; checks misuse always.
+template <const char* Name>
+class basic_recursive_mutex {
+ public:
+  constexpr basic_recursive_mutex() noexcept = default;
+  basic_recursive_mutex(const basic_recursive_mutex&) = delete;
+  basic_recursive_mutex& operator=(const basic_recursive_mutex&) = delete;
+  ~basic_recursive_mutex() {
+#ifndef NDEBUG
+    if (core_.is_locked()) sync_misuse(Name, "destroyed while locked");
+#endif
+  }
+
+  void lock() {
+    const std::uint64_t me = current_owner_id();
+    if (owner_.load(std::memory_order_relaxed) == me) {
+      ++depth_;
+      return;
+    }
+    core_.lock();
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+  }
+  bool try_lock() noexcept {
+    const std::uint64_t me = current_owner_id();
+    if (owner_.load(std::memory_order_relaxed) == me) {
+      ++depth_;
+      return true;
+    }
+    if (!core_.try_lock()) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+    return true;
+  }
+  void unlock() noexcept {
+    if (owner_.load(std::memory_order_relaxed) != current_owner_id())
+      sync_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
+    if (--depth_ == 0) {
+      owner_.store(0, std::memory_order_relaxed);
+      core_.unlock();
+    }
+  }
+
+ protected:
+  bool lock_until_steady(clock::time_point deadline) {
+    const std::uint64_t me = current_owner_id();
+    if (owner_.load(std::memory_order_relaxed) == me) {
+      ++depth_;
+      return true;
+    }
+    if (!core_.try_lock_until(deadline)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+    return true;
+  }
+
+ private:
+  mutex_core core_;
+  // Only the owner writes owner_ to its own id and reads it back equal, so relaxed suffices:
+  // any other caller sees a value that is not its own id.
+  std::atomic<std::uint64_t> owner_{0};
+  std::uint32_t depth_ = 0;  // written only by the owner
+};
+
+// Adds the std timed-lock interface on top of a body with lock_until_steady().
+template <class Base>
+class timed_lockable : public Base {
+ public:
+  using Base::Base;
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return this->lock_until_steady(steady_after(d));
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
+    return this->lock_until_steady(to_steady(t));
+  }
+};
+
+}  // namespace detail
+
+class mutex : public detail::basic_mutex<detail::mutex_name> {
+ public:
+  constexpr mutex() noexcept = default;
+};
+
+class timed_mutex : public detail::timed_lockable<detail::basic_mutex<detail::timed_mutex_name>> {
+ public:
+  constexpr timed_mutex() noexcept = default;
+};
+
+class recursive_mutex : public detail::basic_recursive_mutex<detail::recursive_mutex_name> {
+ public:
+  constexpr recursive_mutex() noexcept = default;
+};
+
+class recursive_timed_mutex
+    : public detail::timed_lockable<detail::basic_recursive_mutex<detail::recursive_timed_mutex_name>> {
+ public:
+  constexpr recursive_timed_mutex() noexcept = default;
+};
+
+}  // namespace fiber
