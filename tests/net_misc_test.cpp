@@ -114,7 +114,9 @@ TEST(NetUnix, ListenerStreamAndPair) {
     net::unix_stream::connect(std::string(200, 'x'), ec);
     EXPECT_EQ(ec, std::errc::filename_too_long);
 
-    auto [x, y] = net::unix_stream::pair();
+    auto xy_pair = net::unix_stream::pair();
+    auto& x = xy_pair.first;
+    auto& y = xy_pair.second;
     auto r = fiber::spawn([&, &y = y] {
       char q[3];
       y.read_exact(q, 5s);
