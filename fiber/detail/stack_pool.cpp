@@ -24,7 +24,8 @@ namespace fiber::detail {
 namespace {
 
 constexpr std::size_t slots_per_arena = 256;
-constexpr std::size_t shared_warm_capacity = 1024;
+constexpr std::size_t shared_warm_capacity = 4096;
+constexpr std::size_t refill_batch = 32;
 
 std::atomic<long> mprotect_guard_budget{-1};  // remaining fallback guards; -1 = not computed
 
@@ -118,6 +119,13 @@ stack_slot* stack_pool::slot_from_entry(std::uintptr_t e) noexcept {
 
 stack_slot* stack_pool::acquire() { return slot_from_entry(take_entry()); }
 
+void stack_pool::take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t max) {
+  std::lock_guard lk(mu_);
+  const std::size_t n = std::min(max, warm_.size());
+  out.insert(out.end(), warm_.end() - static_cast<long>(n), warm_.end());
+  warm_.resize(warm_.size() - n);
+}
+
 void stack_pool::return_pages(std::vector<std::uintptr_t>& entries) noexcept {
   // Coalesce neighbouring slots so that a mass exit costs few madvise calls.
   std::sort(entries.begin(), entries.end());
@@ -168,6 +176,7 @@ stack_cache::~stack_cache() {
 }
 
 stack_slot* stack_cache::acquire() {
+  if (free_.empty()) pool_.take_warm_batch(free_, refill_batch);  // one lock for many stacks
   if (free_.empty()) return pool_.acquire();
   auto e = free_.back();
   free_.pop_back();

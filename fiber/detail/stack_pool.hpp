@@ -11,8 +11,9 @@
 // Slot layout, low to high: [guard page][usable stack ... grows down][control block][slot header]
 //
 // Recycling: a freed stack keeps its touched pages while it sits in a bounded per-worker cache
-// (reuse costs no page faults); beyond the bound it is handed to the shared pool after
-// madvise(MADV_DONTNEED), which gives its pages back to the OS but keeps the reservation.
+// (reuse costs no page faults); beyond that bound half the cache moves to the shared pool, which
+// keeps up to 4096 stacks warm for any worker (stacks freed on one worker are often needed on
+// another) and beyond that returns pages with madvise(MADV_DONTNEED), keeping the reservation.
 #pragma once
 
 #include <cstddef>
@@ -44,6 +45,8 @@ class stack_pool {
   // Returns slots from a worker cache; `warm` says their pages are still committed.
   void give_back(std::vector<std::uintptr_t>& entries, bool warm);
   void release(stack_slot* s);  // single slot from outside any worker cache
+  // Moves up to `max` warm entries to `out` (a worker cache refilling itself).
+  void take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t max);
 
   static stack_pool& for_size(std::size_t slot_size);  // one shared pool per slot size
   static bool guard_regions_supported() noexcept;

@@ -19,18 +19,46 @@ thread_local worker* tls_worker = nullptr;
 
 // ---------------------------------------------------------------- queues
 
-void spawn_queue::push(fiber_control* f) noexcept {
+void spawn_queue::push(fiber_control* f) {
   lock_.lock();
-  q_.push_back(f);
-  size_.store(q_.size(), std::memory_order_relaxed);
+  if (count_ == ring_.size()) {
+    // Grow (rare): unroll the ring into a buffer twice as large.
+    std::vector<fiber_control*> bigger(ring_.size() * 2);
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
+    ring_.swap(bigger);
+    head_ = 0;
+  }
+  ring_[(head_ + count_) % ring_.size()] = f;
+  ++count_;
+  size_.store(count_, std::memory_order_relaxed);
   lock_.unlock();
 }
 
-fiber_control* spawn_queue::pop() noexcept {
+fiber_control* spawn_queue::take_front_locked() noexcept {
+  fiber_control* f = ring_[head_];
+  head_ = (head_ + 1) % ring_.size();
+  --count_;
+  return f;
+}
+
+fiber_control* spawn_queue::pop_newest() noexcept {
   if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
   lock_.lock();
-  fiber_control* f = q_.pop_front();
-  size_.store(q_.size(), std::memory_order_relaxed);
+  fiber_control* f = nullptr;
+  if (count_ > 0) {
+    --count_;
+    f = ring_[(head_ + count_) % ring_.size()];
+    size_.store(count_, std::memory_order_relaxed);
+  }
+  lock_.unlock();
+  return f;
+}
+
+fiber_control* spawn_queue::pop_oldest() noexcept {
+  if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
+  lock_.lock();
+  fiber_control* f = count_ > 0 ? take_front_locked() : nullptr;
+  size_.store(count_, std::memory_order_relaxed);
   lock_.unlock();
   return f;
 }
@@ -38,9 +66,9 @@ fiber_control* spawn_queue::pop() noexcept {
 std::size_t spawn_queue::steal_half(fiber_fifo& out) noexcept {
   if (size_.load(std::memory_order_relaxed) == 0) return 0;
   if (!lock_.try_lock()) return 0;
-  std::size_t n = (q_.size() + 1) / 2;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(q_.pop_front());
-  size_.store(q_.size(), std::memory_order_relaxed);
+  std::size_t n = (count_ + 1) / 2;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(take_front_locked());
+  size_.store(count_, std::memory_order_relaxed);
   lock_.unlock();
   return n;
 }
@@ -152,7 +180,13 @@ void worker::after_switch(bctx::fcontext_t from) noexcept {
 
 void worker::switch_away(fiber_control* self, after what, bool leaving_for_good) {
   fiber_control* next = nullptr;
-  if (++ticks_ % maintenance_interval != 0) next = local_.pop_front();
+  progress_.store(ticks_ + 1, std::memory_order_relaxed);
+  if (++ticks_ % maintenance_interval != 0) {
+    next = local_.pop_front();
+    // Nothing started is ready: start a fiber of our own spawn queue directly (spawn + join
+    // then costs two switches, not four through the scheduler context).
+    if (!next && (next = spawn_q_.pop_newest()) && next->state == fiber_state::created) next->home = this;
+  }
   exec_context* to = &sched_ctx_;
   if (next) {
     next->state = fiber_state::running;
@@ -183,19 +217,22 @@ void worker::yield_current() {
 void worker::park_current() { switch_away(current_, after::commit_park, false); }
 
 void worker::exit_current() {
-  switch_away(current_, after::finish, true);
+  fiber_control* self = current_;
+  // Wake the joiner while still on our stack, so that it can be the next fiber we switch to. The
+  // fiber's own reference keeps the stack alive until finish() runs on the next context.
+  self->join_lock.lock();
+  self->finished = true;
+  park_token joiner = self->joiner;
+  self->join_lock.unlock();
+  if (joiner) unpark(joiner);
+  switch_away(self, after::finish, true);
   std::fprintf(stderr, "weft: internal error: a finished fiber was resumed\n");
   std::abort();
 }
 
 void worker::finish(fiber_control* f) noexcept {
   f->state = fiber_state::finished;
-  f->join_lock.lock();
-  f->finished = true;
-  park_token joiner = f->joiner;
-  f->join_lock.unlock();
-  if (joiner) unpark(joiner);
-  release(f);
+  release(f);  // the fiber's own reference: its stack is no longer in use
 }
 
 void worker::make_ready(fiber_control* f) noexcept {
@@ -235,12 +272,13 @@ bool worker::wake_if_sleeping() noexcept {
 fiber_control* worker::next_runnable() {
   if (!inbox_.empty()) inbox_.drain_into(local_);
   serve_timers_and_io(false);
-  // Alternate which queue goes first so neither started nor unstarted fibers starve.
-  if ((++sched_rounds_ & 1) == 0) {
-    if (fiber_control* f = spawn_q_.pop()) return f;
+  // Now and then the oldest unstarted fiber goes first, so none starves behind newer spawns or
+  // ready fibers; otherwise newest-first keeps spawn trees depth-first (few live stacks).
+  if ((++sched_rounds_ & 7) == 0) {
+    if (fiber_control* f = spawn_q_.pop_oldest()) return f;
   }
   if (fiber_control* f = local_.pop_front()) return f;
-  if (fiber_control* f = spawn_q_.pop()) return f;
+  if (fiber_control* f = spawn_q_.pop_newest()) return f;
   return steal();
 }
 
@@ -259,6 +297,18 @@ fiber_control* worker::steal() {
   for (std::size_t i = 0; i < n; ++i) {
     worker* victim = all[(start + i) % n].get();
     if (victim == this) continue;
+    // A lone unstarted fiber is left to its owner while the owner is switching (it will run it
+    // next, usually right after its spawner parks: stealing it would only add a cross-worker
+    // wake-up). It is taken once the owner has made no progress since our last look.
+    if (victim->spawn_q_.approx_size() == 1) {
+      if (seen_progress_.size() < n) seen_progress_.resize(n, ~0u);
+      const std::uint32_t now = victim->progress_.load(std::memory_order_relaxed);
+      std::uint32_t& seen = seen_progress_[victim->index_];
+      if (seen != now) {
+        seen = now;
+        continue;
+      }
+    }
     fiber_fifo got;
     if (victim->spawn_q_.steal_half(got) == 0) continue;
     fiber_control* first = got.pop_front();
@@ -282,10 +332,10 @@ void worker::idle() {
   rt_.spinning_workers.fetch_add(1, std::memory_order_seq_cst);
   bool found = false;
   do {
-    for (int i = 0; i < 64 && !found; ++i) {
-      found = has_work() || rt_.stopping();
-      cpu_relax();
-    }
+    // Look only every few microseconds: each look pulls the other workers' queue cache lines
+    // away from them, which would slow down the very workers we hope to help.
+    for (int i = 0; i < 64; ++i) cpu_relax();
+    found = has_work() || rt_.stopping();
   } while (!found && clock::now() < spin_until);
   rt_.spinning_workers.fetch_sub(1, std::memory_order_seq_cst);
   if (found) return;

@@ -64,17 +64,24 @@ class fiber_fifo {
   std::size_t size_ = 0;
 };
 
+// Unstarted fibers. The owner runs the newest first (depth-first: a spawn-then-join tree keeps
+// few fibers alive, as Go's runnext does) and every other scheduler round the oldest (no
+// starvation); thieves take the oldest half. A ring buffer under a spinlock.
 class spawn_queue {
  public:
-  void push(fiber_control* f) noexcept;
-  fiber_control* pop() noexcept;
-  // Moves about half of the queue (at least one) to `out`; returns how many.
+  void push(fiber_control* f);
+  fiber_control* pop_newest() noexcept;
+  fiber_control* pop_oldest() noexcept;
+  // Moves about half of the queue (at least one, oldest first) to `out`; returns how many.
   std::size_t steal_half(fiber_fifo& out) noexcept;
   std::size_t approx_size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
+  fiber_control* take_front_locked() noexcept;
   spinlock lock_;
-  fiber_fifo q_;
+  std::vector<fiber_control*> ring_ = std::vector<fiber_control*>(64);
+  std::size_t head_ = 0;  // index of the oldest
+  std::size_t count_ = 0;
   std::atomic<std::size_t> size_{0};
 };
 
@@ -141,6 +148,7 @@ class worker {
   fiber_control* prev_fiber_ = nullptr;
   after pending_ = after::nothing;
   std::uint32_t ticks_ = 0;
+  std::vector<std::uint32_t> seen_progress_;  // per victim: its progress_ when we last looked
   std::uint32_t sched_rounds_ = 0;
   std::uint32_t steal_seed_;
   fiber_fifo local_;
@@ -148,6 +156,7 @@ class worker {
   stack_cache stacks_;
 
   // Shared.
+  std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
   inbox inbox_;
   spawn_queue spawn_q_;
   poller poller_;
