@@ -27,6 +27,8 @@ struct runtime_options {
   unsigned workers = 0;              // 0: one per usable CPU
   std::size_t stack_size = 0;        // default stack for fibers of this runtime; 0: 128 KiB
   bool pin_workers = false;          // pin worker i to the i-th CPU of the affinity mask
+  unsigned watchdog_ms = 0;          // > 0: report fibers holding a worker longer (see watchdog.hpp);
+                                     // 0: the environment variable WEFT_WATCHDOG_MS, else off
 };
 
 class runtime {

@@ -203,3 +203,18 @@ TEST(Scheduler, ManyParkUnparkPairsWithTimeoutsRacingWakeups) {
   EXPECT_EQ(notified + timed_out, 16 * per_fiber);
   EXPECT_EQ(wins.load(), notified.load());
 }
+
+TEST(SchedulerDeath, WatchdogNamesAFiberThatHoldsItsWorker) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        fiber::runtime rt({.workers = 1, .watchdog_ms = 50});
+        rt.run([] {
+          fiber::spawn({.name = "hog"}, [] {
+            std::this_thread::sleep_for(400ms);  // blocks the worker: what the watchdog is for
+          }).join();
+        });
+        std::abort();
+      },
+      "watchdog: fiber 'hog' \\(id [0-9]+\\) has held worker 0 for [0-9]+ ms");
+}

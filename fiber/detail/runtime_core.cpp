@@ -84,9 +84,13 @@ runtime_core::runtime_core(const runtime_options& options) {
     int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
     threads_.emplace_back([this, i, cpu] { workers_[i]->thread_main(cpu); });
   }
+  unsigned watch_ms = options.watchdog_ms;
+  if (const char* env = std::getenv("WEFT_WATCHDOG_MS"); watch_ms == 0 && env) watch_ms = static_cast<unsigned>(std::atoi(env));
+  if (watch_ms > 0) watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watch_ms));
 }
 
 runtime_core::~runtime_core() {
+  watchdog_.reset();
   runtime_core* self = this;
   installed_default.compare_exchange_strong(self, nullptr);
   stopping_.store(true, std::memory_order_release);

@@ -7,6 +7,7 @@
 
 #include <fiber/runtime.hpp>
 #include <fiber/detail/stack_pool.hpp>
+#include <fiber/detail/watchdog.hpp>
 #include <fiber/detail/worker.hpp>
 
 #include <atomic>
@@ -46,6 +47,7 @@ class runtime_core {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned> next_target_{0};
+  std::unique_ptr<watchdog> watchdog_;  // declared last: stopped before the workers go
 };
 
 }  // namespace fiber::detail

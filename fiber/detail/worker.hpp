@@ -123,6 +123,9 @@ class worker {
   poller& io() noexcept { return poller_; }
   stack_cache& stacks() noexcept { return stacks_; }
   spawn_queue& spawned() noexcept { return spawn_q_; }
+  // For the watchdog thread: switch counter and the fiber on the CPU (null when idle).
+  std::uint32_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
+  fiber_control* on_cpu() const noexcept { return on_cpu_.load(std::memory_order_relaxed); }
 
  private:
   enum class after : std::uint8_t { nothing, requeue, commit_park, finish };
@@ -157,6 +160,7 @@ class worker {
 
   // Shared.
   std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
+  std::atomic<fiber_control*> on_cpu_{nullptr};  // the running fiber, for the watchdog (relaxed)
   inbox inbox_;
   spawn_queue spawn_q_;
   poller poller_;
