@@ -73,6 +73,8 @@ struct fiber_control : parker {
 
   exec_context ctx;
   fiber_control* next = nullptr;  // link in whichever single queue holds the fiber
+  fiber_control* started_prev = nullptr;  // links in home->started_ (owner thread only): the
+  fiber_control* started_next = nullptr;  // list `weft fibers` walks in gdb (tools/weft-gdb.py)
   worker* home = nullptr;         // set when the fiber starts; it never changes afterwards
   stack_slot* stack = nullptr;
   std::uint64_t id = 0;

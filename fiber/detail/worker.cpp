@@ -8,12 +8,20 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <cstdlib>
+
+// Where gdb (tools/weft-gdb.py) finds the workers: a fixed array, so no C++ container internals.
+extern "C" {
+fiber::detail::worker* weft_debug_workers[256];
+unsigned weft_debug_worker_count = 0;
+}
 
 namespace fiber::detail {
 
 namespace {
 thread_local worker* tls_worker = nullptr;
+std::mutex debug_registry_mu;
 
 }  // namespace
 
@@ -104,9 +112,22 @@ worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size)
     : rt_(rt),
       index_(index),
       steal_seed_(index * 2654435761u + 1),
-      stacks_(stack_pool::for_size(default_slot_size)) {}
+      stacks_(stack_pool::for_size(default_slot_size)) {
+  std::lock_guard lk(debug_registry_mu);
+  for (unsigned i = 0; i < weft_debug_worker_count; ++i) {
+    if (!weft_debug_workers[i]) {
+      weft_debug_workers[i] = this;
+      return;
+    }
+  }
+  if (weft_debug_worker_count < 256) weft_debug_workers[weft_debug_worker_count++] = this;
+}
 
-worker::~worker() = default;
+worker::~worker() {
+  std::lock_guard lk(debug_registry_mu);
+  for (unsigned i = 0; i < weft_debug_worker_count; ++i)
+    if (weft_debug_workers[i] == this) weft_debug_workers[i] = nullptr;
+}
 
 worker* worker::current() noexcept { return tls_worker; }
 
@@ -137,8 +158,16 @@ void worker::loop() {
   }
 }
 
+void worker::adopt(fiber_control* f) noexcept {
+  f->home = this;
+  f->started_prev = nullptr;
+  f->started_next = started_;
+  if (started_) started_->started_prev = f;
+  started_ = f;
+}
+
 void worker::run(fiber_control* f) {
-  if (f->state == fiber_state::created) f->home = this;
+  if (f->state == fiber_state::created) adopt(f);
   f->state = fiber_state::running;
   current_ = f;
   on_cpu_.store(f, std::memory_order_relaxed);
@@ -187,7 +216,7 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
     next = local_.pop_front();
     // Nothing started is ready: start a fiber of our own spawn queue directly (spawn + join
     // then costs two switches, not four through the scheduler context).
-    if (!next && (next = spawn_q_.pop_newest()) && next->state == fiber_state::created) next->home = this;
+    if (!next && (next = spawn_q_.pop_newest()) && next->state == fiber_state::created) adopt(next);
   }
   exec_context* to = &sched_ctx_;
   if (next) {
@@ -235,6 +264,8 @@ void worker::exit_current() {
 
 void worker::finish(fiber_control* f) noexcept {
   f->state = fiber_state::finished;
+  if (f->started_prev) f->started_prev->started_next = f->started_next; else started_ = f->started_next;
+  if (f->started_next) f->started_next->started_prev = f->started_prev;
   release(f);  // the fiber's own reference: its stack is no longer in use
 }
 

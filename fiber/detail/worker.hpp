@@ -140,6 +140,7 @@ class worker {
   void idle();
   void switch_away(fiber_control* self, after what, bool leaving_for_good);
   void finish(fiber_control* f) noexcept;
+  void adopt(fiber_control* f) noexcept;  // f starts here: its home, and the started_ list
 
   runtime_core& rt_;
   const unsigned index_;
@@ -155,6 +156,7 @@ class worker {
   std::uint32_t sched_rounds_ = 0;
   std::uint32_t steal_seed_;
   fiber_fifo local_;
+  fiber_control* started_ = nullptr;  // every started, unfinished fiber of this worker (for gdb)
   timer_heap timers_;
   stack_cache stacks_;
 

@@ -1,0 +1,35 @@
+// A program for tests/gdb/check.sh: parks three named fibers in distinct functions, then traps
+// into the debugger.
+#include <fiber/fiber.hpp>
+#include <fiber/park.hpp>
+
+#include <csignal>
+#include <vector>
+
+namespace {
+std::vector<fiber::detail::park_token> tokens;
+std::mutex mu;
+
+__attribute__((noinline)) void wait_in_distinct_function() {
+  auto t = fiber::detail::prepare_park();
+  {
+    std::lock_guard lk(mu);
+    tokens.push_back(t);
+  }
+  fiber::detail::park(t);
+}
+}  // namespace
+
+int main() {
+  fiber::runtime rt({.workers = 1});
+  std::vector<fiber::join_handle<void>> hs;
+  for (const char* name : {"alpha", "beta", "gamma"}) hs.push_back(fiber::spawn({.name = name}, wait_in_distinct_function));
+  for (;;) {
+    std::lock_guard lk(mu);
+    if (tokens.size() == 3) break;
+  }
+  std::raise(SIGTRAP);  // gdb stops here and runs the commands
+  for (auto& t : tokens) fiber::detail::unpark(t);
+  for (auto& h : hs) h.join();
+  return 0;
+}
