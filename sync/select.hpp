@@ -24,7 +24,7 @@
 
 #include <sync/channel.hpp>
 
-#include <algorithm>
+#include <functional>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -158,9 +158,15 @@ struct guard_set {
   std::array<spinlock*, K> locks{};
   std::size_t n = 0;
   explicit guard_set(const std::array<case_ops, K>& ops) {
-    for (const auto& o : ops) locks[n++] = o.guard;
-    std::sort(locks.begin(), locks.begin() + n);
-    n = static_cast<std::size_t>(std::unique(locks.begin(), locks.begin() + n) - locks.begin());
+    // Insertion sort without duplicates: K is a handful of cases.
+    for (const auto& o : ops) {
+      std::size_t pos = 0;
+      while (pos < n && std::less<spinlock*>{}(locks[pos], o.guard)) ++pos;
+      if (pos < n && locks[pos] == o.guard) continue;
+      for (std::size_t j = n; j > pos; --j) locks[j] = locks[j - 1];
+      locks[pos] = o.guard;
+      ++n;
+    }
   }
   void lock() noexcept {
     for (std::size_t i = 0; i < n; ++i) locks[i]->lock();
