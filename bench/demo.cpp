@@ -172,7 +172,54 @@ point_result run_boost_fiber(long n) {
   return r;
 }
 
+// ---- switch cost: two tasks handing control back and forth, ns per hand-off ----------------------
+
+double switch_ns(const std::string& runtime) {
+  const long rounds = runtime == "threads" ? 50'000 : 2'000'000;
+  auto t0 = steady::now();
+  if (runtime == "weft") {
+    fiber::runtime rt({.workers = 1});
+    rt.run([rounds] {
+      auto other = fiber::spawn([rounds] {
+        for (long i = 0; i < rounds; ++i) fiber::this_fiber::yield();
+      });
+      for (long i = 0; i < rounds; ++i) fiber::this_fiber::yield();
+      other.join();
+    });
+  } else if (runtime == "boost.fiber") {
+    boost::fibers::fiber other([rounds] {
+      for (long i = 0; i < rounds; ++i) boost::this_fiber::yield();
+    });
+    for (long i = 0; i < rounds; ++i) boost::this_fiber::yield();
+    other.join();
+  } else {
+    std::mutex mu;
+    std::condition_variable cv;
+    long turn = 0;
+    std::thread other([&] {
+      for (long i = 0; i < rounds; ++i) {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return turn % 2 == 1; });
+        ++turn;
+        cv.notify_one();
+      }
+    });
+    for (long i = 0; i < rounds; ++i) {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return turn % 2 == 0; });
+      ++turn;
+      cv.notify_one();
+    }
+    other.join();
+  }
+  return std::chrono::duration<double, std::nano>(steady::now() - t0).count() / static_cast<double>(2 * rounds);
+}
+
 int child_main(const std::string& runtime, long n) {
+  if (n == 0) {
+    std::printf("1 %.1f 0 0\n", switch_ns(runtime));
+    return 0;
+  }
   point_result r = runtime == "weft" ? run_weft(n) : runtime == "threads" ? run_threads(n) : run_boost_fiber(n);
   std::printf("%d %.1f %.1f %.1f %s\n", r.ok ? 1 : 0, r.create_ns, r.join_ns, r.rss_per_task, r.error.c_str());
   return 0;
@@ -254,6 +301,15 @@ int main(int argc, char** argv) {
       }
     }
   }
+  std::map<std::string, std::vector<double>> switches;
+  for (const auto& rt : runtimes) {
+    for (int i = 0; i < runs; ++i) {
+      std::fprintf(stderr, "\r[%6.1f s] %-12s switch cost, run %d/%d ...        ",
+                   std::chrono::duration<double>(steady::now() - start).count(), rt.c_str(), i + 1, runs);
+      point_result r = run_point(argv[0], rt, 0);
+      if (r.ok) switches[rt].push_back(r.create_ns);
+    }
+  }
   std::fprintf(stderr, "\r%80s\r", "");
 
   auto table = [&](const char* title, std::vector<double> summary::*field, const char* fmt) {
@@ -275,6 +331,12 @@ int main(int argc, char** argv) {
   };
   table("Creation + join time per task, ns", &summary::total, "%.0f [%.0f-%.0f]");
   table("Resident memory per blocked task, bytes", &summary::rss, "%.0f [%.0f-%.0f]");
+  std::printf("\nSwitch cost: two tasks handing control back and forth (weft on 1 worker), ns per hand-off\n");
+  std::printf("| weft | std::thread (condition_variable) | Boost.Fiber | threads/weft | Boost.Fiber/weft |\n|---|---|---|---|---|\n");
+  {
+    double w = median(switches["weft"]), t = median(switches["threads"]), b = median(switches["boost.fiber"]);
+    std::printf("| %.1f | %.1f | %.1f | %.0fx | %.1fx |\n", w, t, b, t / std::max(w, 1e-9), b / std::max(w, 1e-9));
+  }
 
   std::filesystem::path dir = std::filesystem::path("bench") / "results";
   std::filesystem::create_directories(dir);
