@@ -1,4 +1,5 @@
-// demo.cpp — the headline demo: fibers versus threads (and Boost.Fiber) at growing task counts.
+// demo.cpp — the headline demo: fibers versus threads (and Boost.Fiber and Go goroutines) at growing
+// task counts. The Go side (bench/go/demo.go) is built with `go build` when Go is installed.
 //
 //   ./build/bench/demo            # full sweep: 100 .. 1,000,000 tasks, 3 runs per point (~5-10 min)
 //   ./build/bench/demo --quick    # 100 .. 10,000 tasks, 1 run per point (~1 min; CI smoke test)
@@ -238,8 +239,19 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// Builds bench/go/demo.go with the Go toolchain when one is installed; empty when not.
+std::string build_go_peer(const char* self) {
+  if (std::system("command -v go >/dev/null 2>&1") != 0) return {};
+  std::filesystem::path out = std::filesystem::absolute(self).parent_path() / "weft-demo-go";
+  std::string cmd = "GOCACHE=/tmp/weft-go-cache GO111MODULE=off go build -o '" + out.string() + "' '" +
+                    std::string(WEFT_SOURCE_DIR) + "/bench/go/demo.go' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0 ? out.string() : std::string();
+}
+std::string go_binary;
+
 point_result run_point(const char* self, const std::string& runtime, long n) {
-  std::string cmd = std::string(self) + " --point " + runtime + " " + std::to_string(n) + " 2>&1";
+  std::string cmd = runtime == "go" ? go_binary + " point " + std::to_string(n) + " 2>&1"
+                                    : std::string(self) + " --point " + runtime + " " + std::to_string(n) + " 2>&1";
   point_result r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return {false, "failed: popen", 0, 0, 0};
@@ -275,7 +287,9 @@ int main(int argc, char** argv) {
   const std::vector<long> counts = quick ? std::vector<long>{100, 1'000, 10'000}
                                          : std::vector<long>{100, 1'000, 10'000, 100'000, 1'000'000};
   const int runs = quick ? 1 : 3;
-  const std::vector<std::string> runtimes{"weft", "threads", "boost.fiber"};
+  go_binary = build_go_peer(argv[0]);
+  if (go_binary.empty()) std::fprintf(stderr, "Go not found (bash scripts/install-deps.sh --demo installs golang-go): no Go column\n");
+  const std::vector<std::string> runtimes{"weft", "threads", "boost.fiber", "go"};
   std::map<std::pair<std::string, long>, summary> results;
   const auto start = steady::now();
   for (long n : counts) {
@@ -284,6 +298,11 @@ int main(int argc, char** argv) {
       for (int i = 0; i < runs && s.ok; ++i) {
         double elapsed = std::chrono::duration<double>(steady::now() - start).count();
         std::fprintf(stderr, "\r[%6.1f s] %-12s %9ld tasks, run %d/%d ...        ", elapsed, rt.c_str(), n, i + 1, runs);
+        if (rt == "go" && go_binary.empty()) {
+          s.ok = false;
+          s.error = "not run: Go not installed";
+          break;
+        }
         if (rt == "boost.fiber" && n > 100'000) {
           s.ok = false;
           s.error = "skipped: >100k Boost.Fiber tasks take minutes here";
@@ -303,6 +322,7 @@ int main(int argc, char** argv) {
   }
   std::map<std::string, std::vector<double>> switches;
   for (const auto& rt : runtimes) {
+    if (rt == "go" && go_binary.empty()) continue;
     for (int i = 0; i < runs; ++i) {
       std::fprintf(stderr, "\r[%6.1f s] %-12s switch cost, run %d/%d ...        ",
                    std::chrono::duration<double>(steady::now() - start).count(), rt.c_str(), i + 1, runs);
@@ -314,28 +334,40 @@ int main(int argc, char** argv) {
 
   auto table = [&](const char* title, std::vector<double> summary::*field, const char* fmt) {
     std::printf("\n%s (median [min-max] of %d run%s)\n", title, runs, runs > 1 ? "s" : "");
-    std::printf("| tasks | weft | std::thread | Boost.Fiber | threads/weft | Boost.Fiber/weft |\n|---|---|---|---|---|---|\n");
+    std::printf("| tasks | weft | std::thread | Boost.Fiber | Go | threads/weft | Boost.Fiber/weft | Go/weft |\n"
+                "|---|---|---|---|---|---|---|---|\n");
     for (long n : counts) {
       const summary& w = results[{"weft", n}];
       const summary& t = results[{"threads", n}];
       const summary& b = results[{"boost.fiber", n}];
+      const summary& g = results[{"go", n}];
       auto ratio = [&](const summary& peer) -> std::string {
         if (!w.ok || !peer.ok) return "-";
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.1fx", median(peer.*field) / std::max(1e-9, median(w.*field)));
         return buf;
       };
-      std::printf("| %ld | %s | %s | %s | %s | %s |\n", n, cell(w, w.*field, fmt).c_str(), cell(t, t.*field, fmt).c_str(),
-                  cell(b, b.*field, fmt).c_str(), ratio(t).c_str(), ratio(b).c_str());
+      std::printf("| %ld | %s | %s | %s | %s | %s | %s | %s |\n", n, cell(w, w.*field, fmt).c_str(),
+                  cell(t, t.*field, fmt).c_str(), cell(b, b.*field, fmt).c_str(), cell(g, g.*field, fmt).c_str(),
+                  ratio(t).c_str(), ratio(b).c_str(), ratio(g).c_str());
     }
   };
   table("Creation + join time per task, ns", &summary::total, "%.0f [%.0f-%.0f]");
   table("Resident memory per blocked task, bytes", &summary::rss, "%.0f [%.0f-%.0f]");
   std::printf("\nSwitch cost: two tasks handing control back and forth (weft on 1 worker), ns per hand-off\n");
-  std::printf("| weft | std::thread (condition_variable) | Boost.Fiber | threads/weft | Boost.Fiber/weft |\n|---|---|---|---|---|\n");
+  std::printf("| weft | std::thread (condition_variable) | Boost.Fiber | Go (Gosched) | threads/weft | Boost.Fiber/weft | Go/weft |\n"
+              "|---|---|---|---|---|---|---|\n");
   {
     double w = median(switches["weft"]), t = median(switches["threads"]), b = median(switches["boost.fiber"]);
-    std::printf("| %.1f | %.1f | %.1f | %.0fx | %.1fx |\n", w, t, b, t / std::max(w, 1e-9), b / std::max(w, 1e-9));
+    double g = median(switches["go"]);
+    auto go_cell = [&](double v, const char* fmt) {
+      char buf[32];
+      if (switches["go"].empty()) return std::string("-");
+      std::snprintf(buf, sizeof buf, fmt, v);
+      return std::string(buf);
+    };
+    std::printf("| %.1f | %.1f | %.1f | %s | %.0fx | %.1fx | %s |\n", w, t, b, go_cell(g, "%.1f").c_str(),
+                t / std::max(w, 1e-9), b / std::max(w, 1e-9), go_cell(g / std::max(w, 1e-9), "%.1fx").c_str());
   }
 
   std::filesystem::path dir = std::filesystem::path("bench") / "results";
@@ -361,11 +393,13 @@ int main(int argc, char** argv) {
           "set output '" << (dir / "create_join.png").string() << "'\nset ylabel 'ns per task (create + join)'\n"
           "plot '" << (dir / "weft.dat").string() << "' using 1:2 with linespoints title 'weft fibers', '"
        << (dir / "threads.dat").string() << "' using 1:2 with linespoints title 'std::thread', '"
-       << (dir / "boost.fiber.dat").string() << "' using 1:2 with linespoints title 'Boost.Fiber'\n"
+       << (dir / "boost.fiber.dat").string() << "' using 1:2 with linespoints title 'Boost.Fiber', '"
+       << (dir / "go.dat").string() << "' using 1:2 with linespoints title 'Go goroutines'\n"
           "set output '" << (dir / "memory.png").string() << "'\nset ylabel 'resident bytes per blocked task'\n"
           "plot '" << (dir / "weft.dat").string() << "' using 1:3 with linespoints title 'weft fibers', '"
        << (dir / "threads.dat").string() << "' using 1:3 with linespoints title 'std::thread', '"
-       << (dir / "boost.fiber.dat").string() << "' using 1:3 with linespoints title 'Boost.Fiber'\n";
+       << (dir / "boost.fiber.dat").string() << "' using 1:3 with linespoints title 'Boost.Fiber', '"
+       << (dir / "go.dat").string() << "' using 1:3 with linespoints title 'Go goroutines'\n";
     gp.close();
     if (std::system(("gnuplot " + (dir / "demo.gp").string()).c_str()) == 0)
       std::printf("\nplots: %s, %s\n", (dir / "create_join.png").c_str(), (dir / "memory.png").c_str());

@@ -8,7 +8,7 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 packages=(build-essential cmake g++ clang-14 pkg-config ca-certificates gdb
   libboost-context-dev libboost-fiber-dev libmimalloc-dev libc-ares-dev libgtest-dev libbenchmark-dev)
 if [[ ${1:-} == --demo ]]; then
-  packages+=(gnuplot-nox procps)
+  packages+=(golang-go gnuplot-nox procps)
 fi
 missing=()
 for p in "${packages[@]}"; do
