@@ -20,7 +20,6 @@ unsigned weft_debug_worker_count = 0;
 namespace fiber::detail {
 
 namespace {
-thread_local worker* tls_worker = nullptr;
 std::mutex debug_registry_mu;
 
 }  // namespace
@@ -129,10 +128,9 @@ worker::~worker() {
     if (weft_debug_workers[i] == this) weft_debug_workers[i] = nullptr;
 }
 
-worker* worker::current() noexcept { return tls_worker; }
 
 void worker::thread_main(int pin_cpu) {
-  tls_worker = this;
+  tls_current = this;
   if (pin_cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -145,7 +143,7 @@ void worker::thread_main(int pin_cpu) {
   overflow_guard guard;  // alternate signal stack for the stack-overflow report
   adopt_thread_context(sched_ctx_);
   loop();
-  tls_worker = nullptr;
+  tls_current = nullptr;
 }
 
 void worker::loop() {
@@ -270,7 +268,7 @@ void worker::finish(fiber_control* f) noexcept {
 }
 
 void worker::make_ready(fiber_control* f) noexcept {
-  if (tls_worker == this) {
+  if (tls_current == this) {
     f->state = fiber_state::ready;
     local_.push_back(f);
     return;
@@ -285,7 +283,7 @@ void worker::make_ready(fiber_control* f) noexcept {
 
 void worker::push_spawned(fiber_control* f) noexcept {
   spawn_q_.push(f);
-  if (tls_worker == this) {
+  if (tls_current == this) {
     // Let an idle worker steal it: spreads spawn-heavy work across cores.
     // A spinning worker will find it by itself: wake a sleeper only when none spins (as Go does).
     if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 && rt_.spinning_workers.load(std::memory_order_seq_cst) == 0)

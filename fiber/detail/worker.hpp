@@ -100,7 +100,7 @@ class worker {
   worker(runtime_core& rt, unsigned index, std::size_t default_slot_size);
   ~worker();
 
-  static worker* current() noexcept;  // the worker whose thread calls, or null
+  static worker* current() noexcept { return tls_current; }  // the calling thread's worker, or null
   runtime_core& rt() const noexcept { return rt_; }
   unsigned index() const noexcept { return index_; }
   fiber_control* running() const noexcept { return current_; }
@@ -128,6 +128,7 @@ class worker {
   fiber_control* on_cpu() const noexcept { return on_cpu_.load(std::memory_order_relaxed); }
 
  private:
+  static inline thread_local worker* tls_current = nullptr;
   enum class after : std::uint8_t { nothing, requeue, commit_park, finish };
   static constexpr std::uint32_t maintenance_interval = 61;
 
