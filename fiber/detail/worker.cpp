@@ -168,7 +168,7 @@ void worker::run(fiber_control* f) {
   if (f->state == fiber_state::created) adopt(f);
   f->state = fiber_state::running;
   current_ = f;
-  on_cpu_.store(f, std::memory_order_relaxed);
+  on_cpu_.store(f, std::memory_order_release);
   progress_.store(++ticks_, std::memory_order_relaxed);
   prev_ctx_ = &sched_ctx_;
   prev_fiber_ = nullptr;
@@ -222,7 +222,7 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
     to = &next->ctx;
   }
   current_ = next;
-  on_cpu_.store(next, std::memory_order_relaxed);
+  on_cpu_.store(next, std::memory_order_release);
   prev_ctx_ = &self->ctx;
   prev_fiber_ = self;
   pending_ = what;

@@ -125,7 +125,7 @@ class worker {
   spawn_queue& spawned() noexcept { return spawn_q_; }
   // For the watchdog thread: switch counter and the fiber on the CPU (null when idle).
   std::uint32_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
-  fiber_control* on_cpu() const noexcept { return on_cpu_.load(std::memory_order_relaxed); }
+  fiber_control* on_cpu() const noexcept { return on_cpu_.load(std::memory_order_acquire); }
 
  private:
   static inline thread_local worker* tls_current = nullptr;
@@ -163,7 +163,7 @@ class worker {
 
   // Shared.
   std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
-  std::atomic<fiber_control*> on_cpu_{nullptr};  // the running fiber, for the watchdog (relaxed)
+  std::atomic<fiber_control*> on_cpu_{nullptr};  // the running fiber, for the watchdog (release/acquire)
   inbox inbox_;
   spawn_queue spawn_q_;
   poller poller_;
