@@ -25,7 +25,7 @@ namespace net = fiber::net;
 namespace {
 
 #if defined(__SANITIZE_THREAD__)
-constexpr int conns = 2'000;  // TSan makes every syscall interceptor in the forked client ~100x slower
+constexpr int conns = 500;  // TSan makes every syscall interceptor in the forked client ~100x slower
 #else
 constexpr int conns = 10'000;
 #endif
@@ -69,7 +69,7 @@ void fill(unsigned char* p, int i) {
 
 }  // namespace
 
-// 2,000 connections under TSan.
+// 500 connections under TSan (the Release run holds all 10,000).
 TEST(NetScale, TenThousandConcurrentConnectionsEcho) {
   rlimit old{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -113,7 +113,7 @@ TEST(NetScale, TenThousandConcurrentConnectionsEcho) {
   if (child == 0) run_clients(ep);
 
   int status = 0;
-  auto until = std::chrono::steady_clock::now() + 40s;
+  auto until = std::chrono::steady_clock::now() + 120s;  // generous: sanitizer builds on a loaded CI machine
   while (::waitpid(child, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > until) {
       ::kill(child, SIGKILL);

@@ -44,7 +44,7 @@ TEST(Semaphore, BoundsConcurrencyAcrossFibersAndThreads) {
       int p = peak.load();
       while (now > p && !peak.compare_exchange_weak(p, now)) {
       }
-      fiber::this_fiber::sleep_for(50us);
+      fiber::this_fiber::sleep_for(1ms);  // long enough that holders overlap even on slow builds
       --inside;
       s.release();
     }
