@@ -30,16 +30,7 @@ std::uint64_t new_fiber_id() noexcept {
 void fiber_entry(bctx::transfer_t t);
 
 [[noreturn]] void report_uncaught(fiber_control& f, const std::exception_ptr& e) noexcept {
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    what = ex.what();
-  } catch (...) {
-  }
-  std::fprintf(stderr, "weft: uncaught exception in detached %s: %s\n", f.describe().c_str(), what.c_str());
-  std::fflush(stderr);
-  std::terminate();
+  terminate_reporting("detached " + f.describe(), e);
 }
 
 void fiber_entry(bctx::transfer_t t) {
@@ -69,6 +60,19 @@ void fiber_control::destroy_locals() noexcept {
     for (auto& s : slots)
       if (s.value && s.destroy) s.destroy(s.value);
   }
+}
+
+void terminate_reporting(const std::string& who, const std::exception_ptr& e) noexcept {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "weft: uncaught exception in %s: %s\n", who.c_str(), what.c_str());
+  std::fflush(stderr);
+  std::terminate();
 }
 
 std::string fiber_control::describe() const {

@@ -52,18 +52,7 @@ local_slot& local_slot_for(std::size_t key) {
   return slots[key];
 }
 
-void terminate_with_uncaught(std::exception_ptr e) noexcept {
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    what = ex.what();
-  } catch (...) {
-  }
-  std::fprintf(stderr, "weft: uncaught exception in %s: %s\n", current_name_for_diagnostics(), what.c_str());
-  std::fflush(stderr);
-  std::terminate();
-}
+void terminate_with_uncaught(std::exception_ptr e) noexcept { terminate_reporting(current_name_for_diagnostics(), e); }
 
 }  // namespace detail
 
