@@ -141,6 +141,27 @@ void wait_finished(fiber_control* f) {
   }
 }
 
+namespace {
+// Stacks released by a thread that is not a worker of their pool (main joining many fibers) are
+// returned in batches: one pool lock and one coalesced madvise per batch, not per stack.
+struct release_batch {
+  stack_pool* pool = nullptr;
+  std::vector<std::uintptr_t> entries;
+  void add(stack_slot* slot) {
+    if (pool != slot->pool) flush();
+    pool = slot->pool;
+    entries.push_back(stack_pool::entry_of(slot));
+    if (entries.size() >= 256) flush();
+  }
+  void flush() {
+    if (pool && !entries.empty()) pool->give_back(entries, true);
+    entries.clear();
+  }
+  ~release_batch() { flush(); }
+};
+thread_local release_batch tls_release_batch;
+}  // namespace
+
 void release(fiber_control* f) noexcept {
   if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   stack_slot* slot = f->stack;
@@ -150,7 +171,7 @@ void release(fiber_control* f) noexcept {
   if (w && &w->stacks().pool() == slot->pool) {
     w->stacks().release(slot);
   } else {
-    slot->pool->release(slot);
+    tls_release_batch.add(slot);
   }
 }
 
