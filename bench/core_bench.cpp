@@ -24,9 +24,9 @@ namespace {
 void BM_weft_yield_pingpong(benchmark::State& state) {
   fiber::runtime rt({.workers = 1});
   for (auto _ : state) {
-    const long n = 1'000'000;
-    rt.run([n] {
-      auto other = fiber::spawn([n] {
+    constexpr long n = 1'000'000;
+    rt.run([] {
+      auto other = fiber::spawn([] {
         for (long i = 0; i < n; ++i) fiber::this_fiber::yield();
       });
       for (long i = 0; i < n; ++i) fiber::this_fiber::yield();
@@ -39,8 +39,8 @@ void BM_weft_yield_pingpong(benchmark::State& state) {
 void BM_boost_context_resume(benchmark::State& state) {
   namespace ctx = boost::context;
   for (auto _ : state) {
-    const long n = 1'000'000;
-    ctx::fiber f{[n](ctx::fiber&& main) {
+    constexpr long n = 1'000'000;
+    ctx::fiber f{[](ctx::fiber&& main) {
       for (long i = 0; i < n; ++i) main = std::move(main).resume();
       return std::move(main);
     }};
@@ -51,8 +51,8 @@ void BM_boost_context_resume(benchmark::State& state) {
 
 void BM_boost_fiber_yield_pingpong(benchmark::State& state) {
   for (auto _ : state) {
-    const long n = 1'000'000;
-    boost::fibers::fiber other([n] {
+    constexpr long n = 1'000'000;
+    boost::fibers::fiber other([] {
       for (long i = 0; i < n; ++i) boost::this_fiber::yield();
     });
     for (long i = 0; i < n; ++i) boost::this_fiber::yield();
@@ -65,8 +65,8 @@ void BM_boost_fiber_yield_pingpong(benchmark::State& state) {
 void BM_weft_spawn_join(benchmark::State& state) {
   fiber::runtime rt({.workers = static_cast<unsigned>(state.range(0))});
   for (auto _ : state) {
-    const long n = 200'000;
-    rt.run([n] {
+    constexpr long n = 200'000;
+    rt.run([] {
       for (long i = 0; i < n; ++i) fiber::spawn([] {}).join();
     });
     state.SetItemsProcessed(state.items_processed() + n);
@@ -78,12 +78,12 @@ void BM_weft_spawn_join_parallel(benchmark::State& state) {
   const unsigned workers = static_cast<unsigned>(state.range(0));
   fiber::runtime rt({.workers = workers});
   for (auto _ : state) {
-    const long per = 100'000;
-    const int spawners = 8;
-    rt.run([=] {
+    constexpr long per = 100'000;
+    constexpr int spawners = 8;
+    rt.run([] {
       std::vector<fiber::join_handle<void>> hs;
       for (int s = 0; s < spawners; ++s)
-        hs.push_back(fiber::spawn([per] {
+        hs.push_back(fiber::spawn([] {
           for (long i = 0; i < per; ++i) fiber::spawn([] {}).join();
         }));
       for (auto& h : hs) h.join();
@@ -95,7 +95,7 @@ void BM_weft_spawn_join_parallel(benchmark::State& state) {
 void BM_boost_fiber_spawn_join(benchmark::State& state) {
   boost::fibers::fixedsize_stack stacks(64 * 1024);
   for (auto _ : state) {
-    const long n = 200'000;
+    constexpr long n = 200'000;
     for (long i = 0; i < n; ++i) boost::fibers::fiber(std::allocator_arg, stacks, [] {}).join();
     state.SetItemsProcessed(state.items_processed() + n);
   }
@@ -125,8 +125,8 @@ void BM_weft_skynet_1M(benchmark::State& state) {
 void BM_weft_cross_worker_wakeup(benchmark::State& state) {
   fiber::runtime rt({.workers = 2});
   for (auto _ : state) {
-    const long n = 100'000;
-    rt.run([n] {
+    constexpr long n = 100'000;
+    rt.run([] {
       struct mailbox {
         std::mutex mu;  // held for a few instructions, never across a park
         long value = 0;
