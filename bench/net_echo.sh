@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # net_echo.sh — TCP echo ping-pong (64-byte messages): weft fiber-per-connection vs
-# thread-per-connection vs a hand-written epoll loop, one load client (bench/echo_bench --client).
+# thread-per-connection vs a hand-written epoll loop vs Go goroutine-per-connection (GOMAXPROCS=1,
+# bench/go/echo.go, when Go is installed), one load client (bench/echo_bench --client).
 # Each server is pinned to CPU 0 and the client to CPU 1 (taskset), so they never share a core.
 #
 #   bench/net_echo.sh [path/to/echo_bench] [seconds] [conns...]
@@ -17,11 +18,22 @@ PORT=$((20000 + RANDOM % 10000))
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
+SERVERS=(weft threads epoll)
+GO_ECHO=""
+if command -v go >/dev/null 2>&1; then
+  GO_ECHO=$(mktemp -d)/go-echo
+  GOCACHE=/tmp/weft-go-cache GO111MODULE=off go build -o "$GO_ECHO" "$(dirname "$0")/go/echo.go" && SERVERS+=(go)
+fi
+
 printf '%-8s %-8s %14s %10s %10s\n' server conns msgs/s p50_us p99_us
 for c in "${CONNS[@]}"; do
-  for s in weft threads epoll; do
+  for s in "${SERVERS[@]}"; do
     PORT=$((PORT + 1))
-    taskset -c "$SERVER_CPU" "$BIN" --server="$s" --port "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
+    if [[ $s == go ]]; then
+      GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$GO_ECHO" "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
+    else
+      taskset -c "$SERVER_CPU" "$BIN" --server="$s" --port "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
+    fi
     SPID=$!
     for _ in $(seq 50); do
       (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
