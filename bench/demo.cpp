@@ -370,6 +370,17 @@ int main(int argc, char** argv) {
                 t / std::max(w, 1e-9), b / std::max(w, 1e-9), go_cell(g / std::max(w, 1e-9), "%.1fx").c_str());
   }
 
+  // Echo over TCP from the net benchmark (a separate server process per runtime, client pinned to
+  // the other core): messages/s and p99 per connection count.
+  const auto echo_bin = std::filesystem::absolute(argv[0]).parent_path() / "echo_bench";
+  if (std::filesystem::exists(echo_bin)) {
+    std::printf("\nTCP echo ping-pong, 64-byte messages (bench/net_echo.sh; weft ÷ epoll is the figure of merit)\n");
+    std::fflush(stdout);
+    std::string cmd = "bash '" + std::string(WEFT_SOURCE_DIR) + "/bench/net_echo.sh' '" + echo_bin.string() +
+                      (quick ? "' 1 100" : "' 3 100 1000 10000");
+    if (std::system(cmd.c_str()) != 0) std::printf("(echo benchmark failed)\n");
+  }
+
   std::filesystem::path dir = std::filesystem::path("bench") / "results";
   std::filesystem::create_directories(dir);
   {
