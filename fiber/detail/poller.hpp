@@ -48,12 +48,16 @@ class poller {
   // Any thread: ends a wait() in progress or the next one.
   void wake() noexcept;
 
+  // Closes the epoll and wake-up descriptors (their registrations vanish with them); later add()
+  // fails with EBADF and remove() is a no-op. For pollers of a destroyed runtime.
+  void shut_down() noexcept;
+
   std::atomic<bool> sleeping{false};
   std::atomic<int> registered{0};  // descriptors registered, to skip polling when there are none
 
  private:
-  int epfd_ = -1;
-  int wakefd_ = -1;
+  std::atomic<int> epfd_{-1};
+  std::atomic<int> wakefd_{-1};
 };
 
 }  // namespace fiber::detail

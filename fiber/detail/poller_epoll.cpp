@@ -16,7 +16,11 @@ poller::poller() {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: epoll_create1");
   wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wakefd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: eventfd");
+  if (wakefd_ < 0) {
+    int err = errno;
+    ::close(epfd_.exchange(-1));
+    throw std::system_error(err, std::generic_category(), "weft: eventfd");
+  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // null marks the wake-up descriptor
@@ -24,9 +28,11 @@ poller::poller() {
     throw std::system_error(errno, std::generic_category(), "weft: epoll_ctl(eventfd)");
 }
 
-poller::~poller() {
-  if (wakefd_ >= 0) ::close(wakefd_);
-  if (epfd_ >= 0) ::close(epfd_);
+poller::~poller() { shut_down(); }
+
+void poller::shut_down() noexcept {
+  if (int fd = wakefd_.exchange(-1); fd >= 0) ::close(fd);
+  if (int fd = epfd_.exchange(-1); fd >= 0) ::close(fd);
 }
 
 std::error_code poller::add(int fd, io_handler* h) noexcept {

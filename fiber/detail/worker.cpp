@@ -123,6 +123,7 @@ worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size)
 }
 
 worker::~worker() {
+  poller_->shut_down();  // closes its descriptors; the object stays valid (see worker.hpp)
   std::lock_guard lk(debug_registry_mu);
   for (unsigned i = 0; i < weft_debug_worker_count; ++i)
     if (weft_debug_workers[i] == this) weft_debug_workers[i] = nullptr;
@@ -294,8 +295,8 @@ void worker::push_spawned(fiber_control* f) noexcept {
 }
 
 bool worker::wake_if_sleeping() noexcept {
-  if (poller_.sleeping.load(std::memory_order_seq_cst) && poller_.sleeping.exchange(false)) {
-    poller_.wake();
+  if (poller_->sleeping.load(std::memory_order_seq_cst) && poller_->sleeping.exchange(false)) {
+    poller_->wake();
     return true;
   }
   return false;
@@ -317,7 +318,7 @@ fiber_control* worker::next_runnable() {
 void worker::serve_timers_and_io(bool) {
   if (!timers_.empty()) timers_.fire_due(clock::now());
   // Poll I/O without blocking at a bounded interval even while run queues never drain.
-  if (poller_.registered.load(std::memory_order_relaxed) > 0 && !local_.empty()) poller_.wait(0);
+  if (poller_->registered.load(std::memory_order_relaxed) > 0 && !local_.empty()) poller_->wait(0);
 }
 
 fiber_control* worker::steal() {
@@ -371,7 +372,7 @@ void worker::idle() {
   } while (!found && clock::now() < spin_until);
   rt_.spinning_workers.fetch_sub(1, std::memory_order_seq_cst);
   if (found) return;
-  poller_.sleeping.store(true, std::memory_order_seq_cst);
+  poller_->sleeping.store(true, std::memory_order_seq_cst);
   rt_.idle_workers.fetch_add(1, std::memory_order_seq_cst);
   if (!has_work() && !rt_.stopping()) {
     std::int64_t timeout_ns = -1;
@@ -379,9 +380,9 @@ void worker::idle() {
       auto left = timers_.next_deadline() - clock::now();
       timeout_ns = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
     }
-    poller_.wait(timeout_ns);
+    poller_->wait(timeout_ns);
   }
-  poller_.sleeping.store(false, std::memory_order_seq_cst);
+  poller_->sleeping.store(false, std::memory_order_seq_cst);
   rt_.idle_workers.fetch_sub(1, std::memory_order_seq_cst);
   if (!timers_.empty()) timers_.fire_due(clock::now());
 }

@@ -120,7 +120,7 @@ class worker {
   bool wake_if_sleeping() noexcept;  // true if it was asleep
 
   timer_heap& timers() noexcept { return timers_; }
-  poller& io() noexcept { return poller_; }
+  poller& io() noexcept { return *poller_; }
   stack_cache& stacks() noexcept { return stacks_; }
   spawn_queue& spawned() noexcept { return spawn_q_; }
   // For the watchdog thread: switch counter and the fiber on the CPU (null when idle).
@@ -166,7 +166,9 @@ class worker {
   std::atomic<fiber_control*> on_cpu_{nullptr};  // the running fiber, for the watchdog (release/acquire)
   inbox inbox_;
   spawn_queue spawn_q_;
-  poller poller_;
+  // Never freed: a socket registered here may be closed after the runtime is gone, and its
+  // removal must find a live (shut down) poller. ~worker() only shuts it down.
+  poller* const poller_ = new poller();
 };
 
 }  // namespace fiber::detail

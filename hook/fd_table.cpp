@@ -1,0 +1,215 @@
+// fd_table.cpp — per-fd state of the hooks (hook/fd_table.hpp): lazy chunks, initialisation on
+// first sight, and the close protocol (closing -> wake -> drain -> release -> real close -> unknown).
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <fiber/detail/spinlock.hpp>
+#include <fiber/this_fiber.hpp>
+#include <hook/fd_table.hpp>
+#include <hook/original.hpp>
+#include <thread>
+
+namespace weft::hook::detail {
+
+namespace {
+
+constexpr int chunk_bits = 10;
+constexpr int chunk_size = 1 << chunk_bits;
+constexpr int chunk_count = max_fds / chunk_size;
+
+std::atomic<fd_entry*> chunks[chunk_count];  // zero-initialised (constant init: usable before main)
+
+std::int64_t timeout_ns(int fd, int opt) noexcept {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (WEFT_ORIG(getsockopt)(fd, SOL_SOCKET, opt, &tv, &len) != 0) return 0;
+  return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+// Switches the real fd to O_NONBLOCK; returns the program's view (true if it already was).
+bool make_nonblocking(int fd) noexcept {
+  int fl = WEFT_ORIG(fcntl)(fd, F_GETFL);
+  if (fl < 0) return false;
+  if (!(fl & O_NONBLOCK)) WEFT_ORIG(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+  return (fl & O_NONBLOCK) != 0;
+}
+
+// Waiting for another thread or fiber to finish a short step (initialising an entry, leaving a
+// syscall after a close woke it): spin, then yield, then nap (a plain thread waiting in poll() notices
+// a close within its 50 ms slice, so the wait can last that long).
+void relax(int& spins) noexcept {
+  ++spins;
+  if (spins < 64) {
+    fiber::detail::cpu_relax();
+  } else if (spins < 1024) {
+    if (fiber::detail::in_fiber())
+      fiber::this_fiber::yield();
+    else
+      std::this_thread::yield();
+  } else {
+    timespec nap{0, 200'000};
+    if (fiber::detail::in_fiber())
+      fiber::this_fiber::sleep_for(std::chrono::microseconds(200));
+    else
+      WEFT_ORIG(nanosleep)(&nap, nullptr);
+  }
+}
+
+// Fills an entry this thread owns (state == initializing) as managed.
+void fill_managed(fd_entry& e, int fd, bool is_socket, bool app_nonblock) noexcept {
+  internal_scope guard;
+  e.is_socket.store(is_socket, std::memory_order_relaxed);
+  e.app_nonblock.store(app_nonblock, std::memory_order_relaxed);
+  e.rcv_timeout_ns.store(is_socket ? timeout_ns(fd, SO_RCVTIMEO) : 0, std::memory_order_relaxed);
+  e.snd_timeout_ns.store(is_socket ? timeout_ns(fd, SO_SNDTIMEO) : 0, std::memory_order_relaxed);
+  if (auto* old = e.pd.exchange(fiber::net::detail::poll_descriptor::create(fd, /*owns_fd=*/false))) old->release();
+  e.state.store(fd_state::managed, std::memory_order_seq_cst);
+}
+
+// Claims the entry for (re)initialisation: waits out other initialisers and closers.
+void claim(fd_entry& e) noexcept {
+  int spins = 0;
+  for (;;) {
+    auto s = e.state.load(std::memory_order_acquire);
+    if (s == fd_state::initializing || s == fd_state::closing) {
+      relax(spins);
+      continue;
+    }
+    if (e.state.compare_exchange_weak(s, fd_state::initializing, std::memory_order_acq_rel)) return;
+  }
+}
+
+thread_local int internal_depth = 0;
+
+}  // namespace
+
+bool reentered() noexcept { return internal_depth != 0; }
+internal_scope::internal_scope() noexcept { ++internal_depth; }
+internal_scope::~internal_scope() { --internal_depth; }
+
+fd_entry* entry_for(int fd, bool create) noexcept {
+  if (fd < 0 || fd >= max_fds) return nullptr;
+  auto& slot = chunks[fd >> chunk_bits];
+  fd_entry* c = slot.load(std::memory_order_acquire);
+  if (!c) {
+    if (!create) return nullptr;
+    internal_scope guard;
+    auto* fresh = new (std::nothrow) fd_entry[chunk_size];
+    if (!fresh) return nullptr;
+    if (slot.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
+      c = fresh;
+    } else {
+      delete[] fresh;  // another thread installed one first; nobody saw ours
+    }
+  }
+  return &c[fd & (chunk_size - 1)];
+}
+
+fd_entry* lookup_or_init(int fd) noexcept {
+  if (reentered()) return nullptr;
+  fd_entry* e = entry_for(fd, true);
+  if (!e) return nullptr;
+  int spins = 0;
+  for (;;) {
+    auto s = e->state.load(std::memory_order_acquire);
+    if (s == fd_state::managed || s == fd_state::plain || s == fd_state::closing) return e;
+    if (s == fd_state::initializing) {
+      relax(spins);
+      continue;
+    }
+    if (!e->state.compare_exchange_weak(s, fd_state::initializing, std::memory_order_acq_rel)) continue;
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      e->state.store(fd_state::unknown, std::memory_order_release);
+      return nullptr;
+    }
+    if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      bool app_nb = make_nonblocking(fd);
+      fill_managed(*e, fd, S_ISSOCK(st.st_mode), app_nb);
+    } else {
+      e->state.store(fd_state::plain, std::memory_order_release);
+    }
+    return e;
+  }
+}
+
+fd_entry* find_managed(int fd) noexcept {
+  if (reentered()) return nullptr;
+  fd_entry* e = entry_for(fd, false);
+  if (e && e->state.load(std::memory_order_acquire) == fd_state::managed) return e;
+  return nullptr;
+}
+
+void adopt(int fd, bool is_socket, bool app_nonblock) noexcept {
+  if (reentered()) return;
+  fd_entry* e = entry_for(fd, true);
+  if (!e) return;
+  claim(*e);
+  if (!app_nonblock) make_nonblocking(fd);
+  fill_managed(*e, fd, is_socket, app_nonblock);
+}
+
+void reset(int fd) noexcept {
+  if (reentered()) return;
+  fd_entry* e = entry_for(fd, false);
+  if (!e || e->state.load(std::memory_order_acquire) == fd_state::unknown) return;
+  claim(*e);
+  {
+    internal_scope guard;
+    if (auto* old = e->pd.exchange(nullptr)) old->release();
+  }
+  e->state.store(fd_state::unknown, std::memory_order_release);
+}
+
+bool begin_op(fd_entry& e) noexcept {
+  e.ops.fetch_add(1, std::memory_order_seq_cst);
+  if (e.state.load(std::memory_order_seq_cst) != fd_state::managed) {
+    e.ops.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  return true;
+}
+
+void end_op(fd_entry& e) noexcept { e.ops.fetch_sub(1, std::memory_order_release); }
+
+close_result begin_close(int fd) noexcept {
+  if (reentered()) return close_result::none;
+  fd_entry* e = entry_for(fd, false);
+  if (!e) return close_result::none;
+  int spins = 0;
+  for (;;) {
+    auto s = e->state.load(std::memory_order_acquire);
+    if (s == fd_state::initializing) {
+      relax(spins);
+      continue;
+    }
+    if (s == fd_state::closing) return close_result::already_closing;
+    if (s == fd_state::unknown) return close_result::none;
+    if (s == fd_state::plain) {
+      if (e->state.compare_exchange_weak(s, fd_state::unknown, std::memory_order_acq_rel)) return close_result::none;
+      continue;
+    }
+    if (e->state.compare_exchange_weak(s, fd_state::closing, std::memory_order_seq_cst)) break;
+  }
+  auto* pd = e->pd.load(std::memory_order_acquire);
+  if (pd) {
+    internal_scope guard;
+    pd->close();  // wakes parked readers and writers: they fail with EBADF
+  }
+  spins = 0;
+  while (e->ops.load(std::memory_order_seq_cst) != 0) relax(spins);  // may yield: not internal
+  if ((pd = e->pd.exchange(nullptr))) {
+    internal_scope guard;
+    pd->release();  // deregisters while the fd is still open
+  }
+  return close_result::managed;
+}
+
+void finish_close(int fd) noexcept {
+  if (fd_entry* e = entry_for(fd, false)) e->state.store(fd_state::unknown, std::memory_order_release);
+}
+
+}  // namespace weft::hook::detail

@@ -1,0 +1,93 @@
+// fd_table.hpp — what the hooks know about each file descriptor.
+//
+// Owns: one fd_entry per fd number (chunks of entries allocated on first touch and never freed, so
+// a pointer to an entry stays valid for the life of the process). An entry is in one of four states:
+//   unknown   — never seen, or closed: hooks pass straight through to libc;
+//   plain     — seen on a fiber and not pollable (regular file, terminal, eventfd, ...): pass through;
+//   managed   — a socket or FIFO that hooks drive: the real fd is O_NONBLOCK, `app_nonblock` holds
+//               the program's own view of O_NONBLOCK, `rcv_timeout`/`snd_timeout` its SO_RCVTIMEO /
+//               SO_SNDTIMEO, `pd` the poll_descriptor (owns_fd = false) waits go through;
+//   closing   — close()/dup2() is tearing the entry down: new operations fail with EBADF.
+//
+// Invariants:
+// - Only the thread that CASes unknown -> initializing fills an entry; readers spin past
+//   `initializing` (a few syscalls long).
+// - Every blocking operation on a managed entry is counted in `ops` (begin/end); close() waits for
+//   `ops` to drain after waking waiters and before the real close, so no fd number is used by a hook
+//   after the kernel may have reused it, and poller deregistration happens on the still-open fd.
+// - At most one waiter per direction: `lock[read]`/`lock[write]` (fiber-aware timed mutexes)
+//   serialize blocking operations of the same direction, because a poll_descriptor slot holds one
+//   parked waiter. Threads blocked together in accept() therefore queue here instead of in the kernel.
+// - Entries are reset by every hooked creation of an fd number (socket, accept, pipe, dup, ...) so a
+//   descriptor closed behind our back (fclose, glibc internals) cannot leak its old state to a new one
+//   created through a hook.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <net/detail/poll_descriptor.hpp>
+#include <sync/mutex.hpp>
+
+namespace weft::hook::detail {
+
+enum class fd_state : std::uint8_t { unknown = 0, initializing, plain, managed, closing };
+
+struct fd_entry {
+  std::atomic<fd_state> state{fd_state::unknown};
+  std::atomic<bool> app_nonblock{false};
+  std::atomic<bool> is_socket{false};
+  std::atomic<std::int64_t> rcv_timeout_ns{0};  // 0: none
+  std::atomic<std::int64_t> snd_timeout_ns{0};
+  std::atomic<fiber::net::detail::poll_descriptor*> pd{nullptr};  // set whenever state == managed
+  std::atomic<int> ops{0};
+  fiber::timed_mutex lock[2];
+};
+
+constexpr int max_fds = 1 << 20;
+
+// Re-entrancy: while this thread runs the table's own machinery (allocating an entry or a
+// poll_descriptor, waking waiters), a hooked call made from inside it (a sanitizer runtime probing
+// memory with pipe(), an allocator, ...) must not touch the table again: it passes through to libc.
+// Regions marked this way never park or yield.
+bool reentered() noexcept;
+class internal_scope {
+ public:
+  internal_scope() noexcept;
+  ~internal_scope();
+  internal_scope(const internal_scope&) = delete;
+  internal_scope& operator=(const internal_scope&) = delete;
+};
+
+// The entry of `fd`, or null if fd is negative or too large. Never allocates when `create` is false.
+fd_entry* entry_for(int fd, bool create) noexcept;
+
+// On a fiber: the entry of `fd`, initialised on first sight (fstat: socket or FIFO -> managed and
+// switched to O_NONBLOCK; anything else -> plain). Null if out of range or fstat fails.
+fd_entry* lookup_or_init(int fd) noexcept;
+
+// The managed entry of `fd` if it is managed right now (any thread), else null. Never initialises.
+fd_entry* find_managed(int fd) noexcept;
+
+// Records a descriptor the hooks just created on a fiber: managed, real fd made non-blocking,
+// app view `app_nonblock`. is_socket selects socket-only features (timeouts).
+void adopt(int fd, bool is_socket, bool app_nonblock) noexcept;
+
+// Forgets whatever we knew about fd number `fd` (it was just created by a call we did not manage).
+void reset(int fd) noexcept;
+
+enum class close_result { none, managed, already_closing };
+// Tears down the entry for `fd` before the number is closed or replaced: marks it closing, wakes
+// every parked waiter (they fail with EBADF), waits until in-flight operations left and releases the
+// poll_descriptor while the fd is still open. `managed`: finish_close must follow the real close.
+// `already_closing`: another thread is closing it right now (the caller reports EBADF).
+close_result begin_close(int fd) noexcept;
+// After the real close/dup2: makes the number unknown again.
+void finish_close(int fd) noexcept;
+
+// Brackets a hooked operation on a managed entry (see the invariants above). begin_op returns false
+// (and the caller reports EBADF) if the entry is no longer managed.
+bool begin_op(fd_entry& e) noexcept;
+void end_op(fd_entry& e) noexcept;
+
+}  // namespace weft::hook::detail

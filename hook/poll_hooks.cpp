@@ -1,0 +1,118 @@
+// poll_hooks.cpp — poll, ppoll, select, pselect and the fortified __poll_chk.
+//
+// Owns: waiting for readiness of a set of fds on a fiber without blocking the worker.
+// Approach (first version, chosen for exactness): the kernel call itself is made with a zero
+// timeout, so its results, revents bits, POLLNVAL/EBADF/EINVAL behaviour and fd_set rewriting are
+// libc's own; while nothing is ready the fiber sleeps on its worker's timer between checks, with a
+// back-off from 1 ms to 10 ms, until something is ready or the caller's timeout passes. Cost: up to
+// ~10 ms extra latency for a long-idle poll, and a zero-timeout syscall per check. A later version
+// can register each fd's poll_descriptor instead (that needs multi-waiter slots in net/).
+// Off a fiber, and for zero timeouts, the call is libc's. ppoll/pselect's signal mask is applied
+// only during each zero-timeout check on a fiber (signals are per worker thread, not per fiber).
+// select/pselect report the remaining time in the timeval as Linux does; ppoll/pselect leave theirs.
+#include <poll.h>
+#include <sys/select.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fiber/park.hpp>
+#include <fiber/this_fiber.hpp>
+#include <hook/original.hpp>
+
+extern "C" [[noreturn]] void __chk_fail(void);
+
+namespace {
+
+using fiber::detail::clock;
+using namespace std::chrono;
+
+clock::time_point deadline_after(nanoseconds d) noexcept {
+  if (d < nanoseconds::zero()) return fiber::detail::no_deadline;
+  return clock::now() + d;
+}
+
+// Calls check() (a zero-timeout kernel call) until it returns non-zero or `deadline` passes.
+template <class Check>
+int wait_ready(clock::time_point deadline, Check&& check) {
+  auto backoff = milliseconds(1);
+  for (;;) {
+    int r = check();
+    if (r != 0) return r;
+    auto now = clock::now();
+    if (now >= deadline) return 0;
+    auto nap = deadline == fiber::detail::no_deadline ? nanoseconds(backoff) : std::min<nanoseconds>(backoff, deadline - now);
+    fiber::this_fiber::sleep_for(nap);
+    backoff = std::min(backoff * 2, milliseconds(10));
+  }
+}
+
+nanoseconds from_timespec(const timespec* ts) noexcept {
+  if (!ts) return nanoseconds(-1);
+  return seconds(ts->tv_sec) + nanoseconds(ts->tv_nsec);
+}
+
+int do_select(int nfds, fd_set* r, fd_set* w, fd_set* x, clock::time_point deadline, const sigset_t* mask,
+              bool is_pselect) {
+  fd_set r0, w0, x0;
+  if (r) r0 = *r;
+  if (w) w0 = *w;
+  if (x) x0 = *x;
+  return wait_ready(deadline, [&] {
+    if (r) *r = r0;
+    if (w) *w = w0;
+    if (x) *x = x0;
+    if (is_pselect) {
+      timespec zero{0, 0};
+      return WEFT_ORIG(pselect)(nfds, r, w, x, &zero, mask);
+    }
+    timeval zero{0, 0};
+    return WEFT_ORIG(select)(nfds, r, w, x, &zero);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+int poll(pollfd* fds, nfds_t n, int timeout) {
+  if (!fiber::detail::in_fiber() || timeout == 0) return WEFT_ORIG(poll)(fds, n, timeout);
+  return wait_ready(deadline_after(milliseconds(timeout)), [&] { return WEFT_ORIG(poll)(fds, n, 0); });
+}
+
+int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
+  if (fdslen / sizeof(pollfd) < n) __chk_fail();
+  return poll(fds, n, timeout);
+}
+
+int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
+  if (!fiber::detail::in_fiber() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
+      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)))
+    return WEFT_ORIG(ppoll)(fds, n, ts, mask);
+  timespec zero{0, 0};
+  return wait_ready(deadline_after(from_timespec(ts)), [&] { return WEFT_ORIG(ppoll)(fds, n, &zero, mask); });
+}
+
+int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* tv) {
+  if (!fiber::detail::in_fiber() || (tv && tv->tv_sec == 0 && tv->tv_usec == 0) ||
+      (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) || nfds < 0 || nfds > FD_SETSIZE)
+    return WEFT_ORIG(select)(nfds, r, w, x, tv);
+  auto d = tv ? nanoseconds(seconds(tv->tv_sec) + microseconds(tv->tv_usec)) : nanoseconds(-1);
+  auto deadline = deadline_after(d);
+  int res = do_select(nfds, r, w, x, deadline, nullptr, false);
+  if (tv && res >= 0) {  // Linux reports the time not slept
+    auto left = std::max(nanoseconds::zero(), deadline - clock::now());
+    if (res == 0) left = nanoseconds::zero();
+    tv->tv_sec = static_cast<time_t>(duration_cast<seconds>(left).count());
+    tv->tv_usec = static_cast<suseconds_t>(duration_cast<microseconds>(left % seconds(1)).count());
+  }
+  return res;
+}
+
+int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* ts, const sigset_t* mask) {
+  if (!fiber::detail::in_fiber() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
+      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)) || nfds < 0 || nfds > FD_SETSIZE)
+    return WEFT_ORIG(pselect)(nfds, r, w, x, ts, mask);
+  return do_select(nfds, r, w, x, deadline_after(from_timespec(ts)), mask, true);
+}
+
+}  // extern "C"

@@ -1,0 +1,278 @@
+// socket_hooks.cpp — descriptor lifecycle and mode: socket, socketpair, connect, accept, accept4,
+// close, dup, dup2, dup3, fcntl/fcntl64, ioctl(FIONBIO), setsockopt/getsockopt, pipe, pipe2.
+//
+// Owns: keeping hook/fd_table.hpp in step with the kernel's descriptor table.
+// - Creation on a fiber (socket, socketpair, accept, pipe) adopts the new fd: the real fd becomes
+//   O_NONBLOCK and the program's requested mode (SOCK_NONBLOCK / O_NONBLOCK) is remembered. Off a
+//   fiber the call is libc's and the number's stale state, if any, is forgotten.
+// - fcntl(F_GETFL) / F_SETFL and ioctl(FIONBIO) read and write the program's view of O_NONBLOCK on a
+//   managed fd; the real fd stays non-blocking. Everything else passes through.
+// - connect on a blocking managed socket: the non-blocking connect's EINPROGRESS is waited out
+//   (until writable or SO_SNDTIMEO, which gives EINPROGRESS as Linux does), then SO_ERROR decides.
+//   A non-blocking one keeps EINPROGRESS. accept waits like a read (SO_RCVTIMEO -> EAGAIN).
+// - close/dup2/dup3 over a managed fd: waiters parked on it wake with EBADF, in-flight hooked calls
+//   drain, then the real close/dup2 runs once: an fd number is never closed twice. Concurrent second
+//   closes of the same number report EBADF.
+// - dup/dup2/dup3/F_DUPFD: the copy shares the open file description, so it inherits the program's
+//   O_NONBLOCK view and timeouts (a later F_SETFL through one copy is not mirrored to the other).
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <hook/blocking_io.hpp>
+#include <hook/original.hpp>
+
+namespace wh = weft::hook::detail;
+using wh::io_kind;
+
+namespace {
+
+// After a successful creation of `fd` by libc: adopt on a fiber, forget stale state elsewhere.
+void created(int fd, bool is_socket, bool app_nonblock) noexcept {
+  if (fiber::detail::in_fiber())
+    wh::adopt(fd, is_socket, app_nonblock);
+  else
+    wh::reset(fd);
+}
+
+// `to` now names the same open file description as `from`.
+void copied(int from, int to) noexcept {
+  wh::fd_entry* src = wh::find_managed(from);
+  if (!src) {
+    wh::reset(to);
+    return;
+  }
+  bool sock = src->is_socket.load();
+  bool nb = src->app_nonblock.load();
+  auto rcv = src->rcv_timeout_ns.load();
+  auto snd = src->snd_timeout_ns.load();
+  wh::adopt(to, sock, true);  // the description is already non-blocking
+  if (auto* e = wh::find_managed(to)) {
+    e->app_nonblock.store(nb);
+    e->rcv_timeout_ns.store(rcv);
+    e->snd_timeout_ns.store(snd);
+  }
+}
+
+wh::fd_entry* entry_for_mode(int fd) noexcept {
+  wh::fd_entry* e = fiber::detail::in_fiber() ? wh::lookup_or_init(fd) : wh::find_managed(fd);
+  if (e && e->state.load() == wh::fd_state::managed) return e;
+  return nullptr;
+}
+
+std::int64_t to_ns(const timeval& tv) noexcept {
+  return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+int do_fcntl(int fd, int cmd, long arg) {
+  auto orig = WEFT_ORIG(fcntl);
+  switch (cmd) {
+    case F_GETFL: {
+      int r = orig(fd, cmd);
+      if (r >= 0) {
+        if (auto* e = wh::find_managed(fd)) r = (r & ~O_NONBLOCK) | (e->app_nonblock.load() ? O_NONBLOCK : 0);
+      }
+      return r;
+    }
+    case F_SETFL: {
+      wh::fd_entry* e = entry_for_mode(fd);
+      if (!e) return orig(fd, cmd, arg);
+      int r = orig(fd, cmd, arg | O_NONBLOCK);
+      if (r == 0) e->app_nonblock.store((arg & O_NONBLOCK) != 0);
+      return r;
+    }
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      int r = orig(fd, cmd, arg);
+      if (r >= 0) copied(fd, r);
+      return r;
+    }
+    default:
+      return orig(fd, cmd, arg);
+  }
+}
+
+int do_dup2(int oldfd, int newfd, int flags, bool three) {
+  if (oldfd == newfd) return three ? WEFT_ORIG(dup3)(oldfd, newfd, flags) : WEFT_ORIG(dup2)(oldfd, newfd);
+  // Only tear newfd down if the call can succeed (oldfd valid), as the kernel would.
+  if (WEFT_ORIG(fcntl)(oldfd, F_GETFD) < 0) {
+    errno = EBADF;
+    return -1;
+  }
+  auto closing = wh::begin_close(newfd);
+  int r = three ? WEFT_ORIG(dup3)(oldfd, newfd, flags) : WEFT_ORIG(dup2)(oldfd, newfd);
+  int saved = errno;
+  if (closing == wh::close_result::managed) wh::finish_close(newfd);
+  if (r >= 0) copied(oldfd, r);
+  errno = saved;
+  return r;
+}
+
+int do_connect(int fd, const sockaddr* addr, socklen_t len) {
+  wh::fd_entry* e = wh::blocking_entry(fd);
+  auto orig = WEFT_ORIG(connect);
+  if (!e) return orig(fd, addr, len);
+  auto deadline = wh::deadline_for(*e, io_kind::write);
+  wh::op_scope scope(*e, io_kind::write, deadline);
+  if (scope.error()) {
+    errno = scope.error() == EAGAIN ? EINPROGRESS : scope.error();
+    return -1;
+  }
+  int r = orig(fd, addr, len);
+  while (r < 0 && errno == EAGAIN) {  // Unix-domain socket with a full backlog: wait and retry
+    if (auto ec = scope.pd()->wait(io_kind::write, deadline)) {
+      errno = wh::errno_for_wait(ec);
+      return -1;
+    }
+    r = orig(fd, addr, len);
+  }
+  if (r == 0 || errno != EINPROGRESS) return r;
+  for (;;) {
+    if (auto ec = scope.pd()->wait(io_kind::write, deadline)) {
+      int err = wh::errno_for_wait(ec);
+      errno = err == EAGAIN ? EINPROGRESS : err;  // Linux: a blocking connect timed out by SO_SNDTIMEO
+      return -1;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (WEFT_ORIG(poll)(&p, 1, 0) == 0) continue;  // spurious wake-up: still connecting
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (WEFT_ORIG(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) return -1;
+    if (soerr != 0) {
+      errno = soerr;
+      return -1;
+    }
+    return 0;
+  }
+}
+
+int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
+  bool on_fiber = fiber::detail::in_fiber();
+  // On a fiber the new fd is created non-blocking right away; its program view is `flags`.
+  int real_flags = on_fiber ? (flags | SOCK_NONBLOCK) : flags;
+  ssize_t r = wh::run_blocking(fd, io_kind::read, wh::mode::once, 1, [&](size_t) -> ssize_t {
+    return WEFT_ORIG(accept4)(fd, addr, len, real_flags);
+  });
+  if (r >= 0) created(static_cast<int>(r), true, (flags & SOCK_NONBLOCK) != 0);
+  return static_cast<int>(r);
+}
+
+}  // namespace
+
+extern "C" {
+
+int socket(int domain, int type, int protocol) noexcept {
+  int fd = WEFT_ORIG(socket)(domain, type, protocol);
+  if (fd >= 0) created(fd, true, (type & SOCK_NONBLOCK) != 0);
+  return fd;
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
+  int r = WEFT_ORIG(socketpair)(domain, type, protocol, sv);
+  if (r == 0) {
+    created(sv[0], true, (type & SOCK_NONBLOCK) != 0);
+    created(sv[1], true, (type & SOCK_NONBLOCK) != 0);
+  }
+  return r;
+}
+
+int connect(int fd, const sockaddr* addr, socklen_t len) { return do_connect(fd, addr, len); }
+
+int accept(int fd, sockaddr* addr, socklen_t* len) { return do_accept(fd, addr, len, 0); }
+
+int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) { return do_accept(fd, addr, len, flags); }
+
+int close(int fd) {
+  auto closing = wh::begin_close(fd);
+  if (closing == wh::close_result::already_closing) {
+    errno = EBADF;
+    return -1;
+  }
+  int r = WEFT_ORIG(close)(fd);
+  int saved = errno;
+  if (closing == wh::close_result::managed) wh::finish_close(fd);
+  errno = saved;
+  return r;
+}
+
+int dup(int fd) noexcept {
+  int r = WEFT_ORIG(dup)(fd);
+  if (r >= 0) copied(fd, r);
+  return r;
+}
+
+int dup2(int oldfd, int newfd) noexcept { return do_dup2(oldfd, newfd, 0, false); }
+
+int dup3(int oldfd, int newfd, int flags) noexcept { return do_dup2(oldfd, newfd, flags, true); }
+
+int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  long arg = va_arg(ap, long);  // every fcntl argument (int or pointer) fits a long on LP64
+  va_end(ap);
+  return do_fcntl(fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  long arg = va_arg(ap, long);
+  va_end(ap);
+  return do_fcntl(fd, cmd, arg);
+}
+
+int ioctl(int fd, unsigned long request, ...) noexcept {
+  va_list ap;
+  va_start(ap, request);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  if (request == FIONBIO && arg != nullptr) {
+    if (wh::fd_entry* e = entry_for_mode(fd)) {
+      int on = 1;
+      int r = WEFT_ORIG(ioctl)(fd, request, &on);
+      if (r == 0) e->app_nonblock.store(*static_cast<int*>(arg) != 0);
+      return r;
+    }
+  }
+  return WEFT_ORIG(ioctl)(fd, request, arg);
+}
+
+int setsockopt(int fd, int level, int name, const void* val, socklen_t len) noexcept {
+  int r = WEFT_ORIG(setsockopt)(fd, level, name, val, len);
+  if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && len >= sizeof(timeval)) {
+    if (wh::fd_entry* e = entry_for_mode(fd)) {
+      auto ns = to_ns(*static_cast<const timeval*>(val));
+      (name == SO_RCVTIMEO ? e->rcv_timeout_ns : e->snd_timeout_ns).store(ns);
+    }
+  }
+  return r;
+}
+
+// The kernel keeps the real values (we pass every setsockopt through), so getsockopt is libc's.
+int getsockopt(int fd, int level, int name, void* val, socklen_t* len) noexcept {
+  return WEFT_ORIG(getsockopt)(fd, level, name, val, len);
+}
+
+int pipe(int fds[2]) noexcept {
+  int r = WEFT_ORIG(pipe)(fds);
+  if (r == 0) {
+    created(fds[0], false, false);
+    created(fds[1], false, false);
+  }
+  return r;
+}
+
+int pipe2(int fds[2], int flags) noexcept {
+  int r = WEFT_ORIG(pipe2)(fds, flags);
+  if (r == 0) {
+    created(fds[0], false, (flags & O_NONBLOCK) != 0);
+    created(fds[1], false, (flags & O_NONBLOCK) != 0);
+  }
+  return r;
+}
+
+}  // extern "C"

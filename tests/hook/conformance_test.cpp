@@ -1,0 +1,822 @@
+// conformance_test.cpp — one set of POSIX expectations, run twice: on plain std::threads without
+// hooks (WEFT_CONFORMANCE_ON_FIBERS=0, weft_conformance_threads) and on fibers with libweft_hook
+// linked (=1, weft_conformance_fibers). The bodies use only POSIX calls; run_task/start_task choose
+// the kind of task. Every wait is bounded (SO_RCVTIMEO, poll timeouts) so no test can hang.
+//
+// Not covered here: EINTR. A signal interrupts a blocked *thread*'s syscall, but a parked fiber is not
+// in a syscall (its worker thread takes the signal), so the two runs cannot be made equal; the hooks
+// document that blocking calls on fibers do not fail with EINTR.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifndef WEFT_CONFORMANCE_ON_FIBERS
+#error "define WEFT_CONFORMANCE_ON_FIBERS to 0 (threads) or 1 (fibers + hooks)"
+#endif
+
+#if WEFT_CONFORMANCE_ON_FIBERS
+#include <fiber/fiber.hpp>
+#else
+#include <thread>
+#endif
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+// ---- the runner abstraction: the only place that knows threads from fibers ----
+#if WEFT_CONFORMANCE_ON_FIBERS
+class task {
+ public:
+  template <class F>
+  explicit task(F&& f) : h_(fiber::spawn(std::forward<F>(f))) {}
+  void join() { h_.join(); }
+
+ private:
+  fiber::join_handle<void> h_;
+};
+#else
+class task {
+ public:
+  template <class F>
+  explicit task(F&& f) : t_(std::forward<F>(f)) {}
+  void join() { t_.join(); }
+
+ private:
+  std::thread t_;
+};
+#endif
+
+template <class F>
+void run_task(F&& f) {
+  task t(std::forward<F>(f));
+  t.join();
+}
+
+// ---- helpers (plain POSIX) ----
+long ms_since(steady::time_point t0) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count());
+}
+
+void set_timeout(int fd, int opt, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv), 0);
+}
+
+void set_nonblock(int fd, bool on) {
+  int fl = fcntl(fd, F_GETFL);
+  ASSERT_GE(fl, 0);
+  ASSERT_EQ(fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)), 0);
+}
+
+bool is_nonblock(int fd) { return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+
+void nap_ms(int ms) {
+  timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
+  nanosleep(&ts, nullptr);
+}
+
+// A listening TCP socket on 127.0.0.1 with a kernel-chosen port.
+int listen_tcp(sockaddr_in& addr) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  socklen_t len = sizeof addr;
+  getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (listen(l, 16) != 0) return -1;
+  return l;
+}
+
+// A connected TCP pair over loopback: {client, server}.
+std::pair<int, int> tcp_pair() {
+  sockaddr_in addr;
+  int l = listen_tcp(addr);
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {-1, -1};
+  int s = accept(l, nullptr, nullptr);
+  close(l);
+  return {c, s};
+}
+
+std::pair<int, int> unix_pair() {
+  int sv[2] = {-1, -1};
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  return {sv[0], sv[1]};
+}
+
+}  // namespace
+
+// ---- reads and writes ----
+
+TEST(Conformance, BlockingReadWaitsForData) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    set_timeout(a, SO_RCVTIMEO, 5000);
+    int writer_fd = b;
+    task writer([writer_fd] {
+      nap_ms(60);
+      EXPECT_EQ(write(writer_fd, "hello", 5), 5);
+    });
+    auto t0 = steady::now();
+    char buf[16];
+    EXPECT_EQ(read(a, buf, sizeof buf), 5);
+    EXPECT_GE(ms_since(t0), 50);
+    EXPECT_EQ(std::string(buf, 5), "hello");
+    writer.join();
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, NonBlockingReadReturnsEagainAtOnce) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    set_nonblock(a, true);
+    char buf[8];
+    auto t0 = steady::now();
+    errno = 0;
+    EXPECT_EQ(read(a, buf, sizeof buf), -1);
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK);
+    EXPECT_EQ(recv(a, buf, sizeof buf, 0), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_LT(ms_since(t0), 50);
+    EXPECT_EQ(write(b, "x", 1), 1);
+    EXPECT_EQ(read(a, buf, sizeof buf), 1);
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, MsgDontwaitOnBlockingSocket) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    char buf[8];
+    auto t0 = steady::now();
+    EXPECT_EQ(recv(a, buf, sizeof buf, MSG_DONTWAIT), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_LT(ms_since(t0), 50);
+    EXPECT_FALSE(is_nonblock(a));  // the socket itself stays blocking
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, MsgPeekLeavesDataQueued) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    set_timeout(a, SO_RCVTIMEO, 5000);
+    EXPECT_EQ(send(b, "abc", 3, 0), 3);
+    char buf[8] = {};
+    EXPECT_EQ(recv(a, buf, 3, MSG_PEEK | MSG_WAITALL), 3);
+    EXPECT_EQ(std::string(buf, 3), "abc");
+    std::memset(buf, 0, sizeof buf);
+    EXPECT_EQ(recv(a, buf, sizeof buf, 0), 3);
+    EXPECT_EQ(std::string(buf, 3), "abc");
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, MsgWaitallCollectsEverything) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    set_timeout(a, SO_RCVTIMEO, 5000);
+    int w = b;
+    task writer([w] {
+      for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(send(w, "ab", 2, 0), 2);
+        nap_ms(20);
+      }
+    });
+    char buf[8];
+    EXPECT_EQ(recv(a, buf, 8, MSG_WAITALL), 8);
+    EXPECT_EQ(std::string(buf, 8), "abababab");
+    writer.join();
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, PartialWriteOnNonBlockingThenFullBlockingWrite) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    const size_t total = 16 << 20;  // more than loopback's socket buffers hold
+    std::vector<char> data(total, 'z');
+    set_nonblock(a, true);
+    ssize_t n = write(a, data.data(), total);
+    EXPECT_GT(n, 0);
+    EXPECT_LT(static_cast<size_t>(n), total);  // partial: the buffers are full
+    // Keep writing until the kernel refuses: EAGAIN at once, never a wait.
+    auto t0 = steady::now();
+    ssize_t more;
+    while ((more = write(a, data.data(), total)) > 0) n += more;
+    EXPECT_EQ(more, -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_LT(ms_since(t0), 1000);
+    // Drain on the other side while a blocking write sends everything.
+    set_nonblock(a, false);
+    size_t expect_total = static_cast<size_t>(n) + total;
+    int r = b;
+    std::atomic<size_t> got{0};
+    task reader([r, expect_total, &got] {
+      set_timeout(r, SO_RCVTIMEO, 5000);
+      std::vector<char> buf(65536);
+      while (got < expect_total) {
+        ssize_t k = read(r, buf.data(), buf.size());
+        if (k <= 0) break;
+        got += static_cast<size_t>(k);
+      }
+    });
+    EXPECT_EQ(write(a, data.data(), total), static_cast<ssize_t>(total));
+    reader.join();
+    EXPECT_EQ(got.load(), expect_total);
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, PipeBlockingLargeWrite) {
+  run_task([] {
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    const size_t total = 1 << 20;
+    std::atomic<size_t> got{0};
+    int rd = p[0];
+    task reader([rd, &got] {
+      std::vector<char> buf(8192);
+      for (;;) {
+        ssize_t k = read(rd, buf.data(), buf.size());
+        if (k <= 0) break;
+        got += static_cast<size_t>(k);
+      }
+    });
+    std::vector<char> data(total, 'p');
+    EXPECT_EQ(write(p[1], data.data(), total), static_cast<ssize_t>(total));
+    close(p[1]);  // EOF for the reader
+    reader.join();
+    EXPECT_EQ(got.load(), total);
+    close(p[0]);
+  });
+}
+
+TEST(Conformance, ReadvWritev) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    char x[] = "abc", y[] = "defg";
+    iovec out[2] = {{x, 3}, {y, 4}};
+    EXPECT_EQ(writev(a, out, 2), 7);
+    char p[2], q[5];
+    iovec in[2] = {{p, 2}, {q, 5}};
+    EXPECT_EQ(readv(b, in, 2), 7);
+    EXPECT_EQ(std::string(p, 2) + std::string(q, 5), "abcdefg");
+    close(a);
+    close(b);
+  });
+}
+
+// ---- descriptor mode: the program's own view of O_NONBLOCK ----
+
+TEST(Conformance, FGetflReportsTheProgramsView) {
+  run_task([] {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_FALSE(is_nonblock(s));
+    set_nonblock(s, true);
+    EXPECT_TRUE(is_nonblock(s));
+    set_nonblock(s, false);
+    EXPECT_FALSE(is_nonblock(s));
+    int on = 1;
+    EXPECT_EQ(ioctl(s, FIONBIO, &on), 0);
+    EXPECT_TRUE(is_nonblock(s));
+    on = 0;
+    EXPECT_EQ(ioctl(s, FIONBIO, &on), 0);
+    EXPECT_FALSE(is_nonblock(s));
+    int d = dup(s);
+    EXPECT_FALSE(is_nonblock(d));
+    close(d);
+    close(s);
+    int n = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    EXPECT_TRUE(is_nonblock(n));
+    close(n);
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+    EXPECT_TRUE(is_nonblock(p[0]));
+    close(p[0]);
+    close(p[1]);
+    ASSERT_EQ(pipe(p), 0);
+    EXPECT_FALSE(is_nonblock(p[1]));
+    EXPECT_EQ(fcntl(p[1], F_GETFL) & O_ACCMODE, O_WRONLY);
+    close(p[0]);
+    close(p[1]);
+  });
+}
+
+// ---- connect and accept ----
+
+TEST(Conformance, NonBlockingConnectKeepsEinprogress) {
+  run_task([] {
+    sockaddr_in addr;
+    int l = listen_tcp(addr);
+    ASSERT_GE(l, 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int r = connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    EXPECT_TRUE(r == 0 || errno == EINPROGRESS) << std::strerror(errno);
+    pollfd p{c, POLLOUT, 0};
+    EXPECT_EQ(poll(&p, 1, 5000), 1);
+    int err = -1;
+    socklen_t len = sizeof err;
+    EXPECT_EQ(getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    EXPECT_EQ(err, 0);
+    set_timeout(l, SO_RCVTIMEO, 5000);
+    int s = accept(l, nullptr, nullptr);
+    EXPECT_GE(s, 0);
+    close(s);
+    close(c);
+    close(l);
+  });
+}
+
+TEST(Conformance, RefusedConnect) {
+  run_task([] {
+    sockaddr_in addr;
+    int l = listen_tcp(addr);
+    ASSERT_GE(l, 0);
+    close(l);  // nothing listens on that port any more
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_EQ(connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), -1);
+    EXPECT_EQ(errno, ECONNREFUSED);
+    close(c);
+    // The non-blocking form reports it through EINPROGRESS + SO_ERROR (or at once).
+    c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int r = connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (r < 0 && errno == EINPROGRESS) {
+      pollfd p{c, POLLOUT, 0};
+      EXPECT_EQ(poll(&p, 1, 5000), 1);
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len);
+      EXPECT_EQ(err, ECONNREFUSED);
+    } else {
+      EXPECT_EQ(r, -1);
+      EXPECT_EQ(errno, ECONNREFUSED);
+    }
+    close(c);
+  });
+}
+
+TEST(Conformance, BlockingAcceptAndEcho) {
+  run_task([] {
+    sockaddr_in addr;
+    int l = listen_tcp(addr);
+    ASSERT_GE(l, 0);
+    set_timeout(l, SO_RCVTIMEO, 5000);
+    task client([addr] {
+      nap_ms(30);
+      int c = socket(AF_INET, SOCK_STREAM, 0);
+      set_timeout(c, SO_RCVTIMEO, 5000);
+      sockaddr_in a = addr;
+      EXPECT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+      EXPECT_EQ(write(c, "ping", 4), 4);
+      char buf[8];
+      EXPECT_EQ(read(c, buf, sizeof buf), 4);
+      EXPECT_EQ(std::string(buf, 4), "ping");
+      close(c);
+    });
+    sockaddr_in peer{};
+    socklen_t plen = sizeof peer;
+    int s = accept4(l, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
+    ASSERT_GE(s, 0);
+    EXPECT_EQ(peer.sin_family, AF_INET);
+    EXPECT_FALSE(is_nonblock(s));
+    set_timeout(s, SO_RCVTIMEO, 5000);
+    char buf[8];
+    ssize_t n = read(s, buf, sizeof buf);
+    EXPECT_EQ(n, 4);
+    if (n > 0) {
+      EXPECT_EQ(write(s, buf, static_cast<size_t>(n)), n);
+    }
+    EXPECT_EQ(read(s, buf, sizeof buf), 0);  // client closed
+    client.join();
+    close(s);
+    close(l);
+  });
+}
+
+// Several tasks blocked in accept() on one listener: each connection goes to exactly one of them.
+// (Threads wait together in the kernel; fibers queue on the descriptor, one parked at a time.)
+TEST(Conformance, SeveralAcceptorsOnOneListener) {
+  run_task([] {
+    sockaddr_in addr;
+    int l = listen_tcp(addr);
+    ASSERT_GE(l, 0);
+    set_timeout(l, SO_RCVTIMEO, 5000);
+    constexpr int n = 4;
+    std::atomic<int> accepted{0};
+    std::vector<task> acceptors;
+    for (int i = 0; i < n; ++i)
+      acceptors.emplace_back([l, &accepted] {
+        int s = accept(l, nullptr, nullptr);
+        if (s >= 0) {
+          ++accepted;
+          close(s);
+        }
+      });
+    nap_ms(30);
+    std::vector<int> cs;
+    for (int i = 0; i < n; ++i) {
+      int c = socket(AF_INET, SOCK_STREAM, 0);
+      EXPECT_EQ(connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+      cs.push_back(c);
+    }
+    for (auto& t : acceptors) t.join();
+    EXPECT_EQ(accepted.load(), n);
+    for (int c : cs) close(c);
+    close(l);
+  });
+}
+
+// ---- timeouts ----
+
+TEST(Conformance, SoRcvtimeoGivesEagainAfterItsTime) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    set_timeout(a, SO_RCVTIMEO, 120);
+    char buf[8];
+    auto t0 = steady::now();
+    EXPECT_EQ(read(a, buf, sizeof buf), -1);
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK);
+    auto el = ms_since(t0);
+    EXPECT_GE(el, 100);
+    EXPECT_LT(el, 2000);
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    EXPECT_EQ(getsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, &len), 0);
+    EXPECT_EQ(tv.tv_sec * 1000 + tv.tv_usec / 1000, 120);
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, SoRcvtimeoOnAccept) {
+  run_task([] {
+    sockaddr_in addr;
+    int l = listen_tcp(addr);
+    ASSERT_GE(l, 0);
+    set_timeout(l, SO_RCVTIMEO, 100);
+    auto t0 = steady::now();
+    EXPECT_EQ(accept(l, nullptr, nullptr), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_GE(ms_since(t0), 80);
+    close(l);
+  });
+}
+
+// ---- connection ends ----
+
+TEST(Conformance, HalfClose) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    set_timeout(a, SO_RCVTIMEO, 5000);
+    set_timeout(b, SO_RCVTIMEO, 5000);
+    EXPECT_EQ(write(a, "bye", 3), 3);
+    EXPECT_EQ(shutdown(a, SHUT_WR), 0);
+    char buf[8];
+    EXPECT_EQ(read(b, buf, sizeof buf), 3);
+    EXPECT_EQ(read(b, buf, sizeof buf), 0);  // EOF after the half-close
+    EXPECT_EQ(write(b, "ok", 2), 2);          // the other direction still works
+    EXPECT_EQ(read(a, buf, sizeof buf), 2);
+    close(a);
+    close(b);
+  });
+}
+
+TEST(Conformance, PeerResetWakesBlockedReader) {
+  run_task([] {
+    auto [a, b] = tcp_pair();
+    ASSERT_GE(a, 0);
+    set_timeout(a, SO_RCVTIMEO, 5000);
+    int s = b;
+    task resetter([s] {
+      char c = 'x';
+      EXPECT_EQ(write(s, &c, 0), 0);
+      nap_ms(50);
+      linger lg{1, 0};
+      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      close(s);  // linger 0: RST
+    });
+    char buf[8];
+    auto t0 = steady::now();
+    EXPECT_EQ(read(a, buf, sizeof buf), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+    EXPECT_LT(ms_since(t0), 3000);
+    resetter.join();
+    close(a);
+  });
+}
+
+// A reader blocked on an fd that another task closes (or dup2s over) gets an error, never hangs.
+// Linux leaves a blocked thread's read running on the old file until its SO_RCVTIMEO (EAGAIN); the
+// hooks wake the parked fiber at once with EBADF. Both are errors, within the bound.
+TEST(Conformance, CloseRacingParkedReader) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    set_timeout(a, SO_RCVTIMEO, 600);
+    std::atomic<int> result{1}, err{0};
+    int fd = a;
+    task reader([fd, &result, &err] {
+      char buf[8];
+      result = static_cast<int>(read(fd, buf, sizeof buf));
+      err = errno;
+    });
+    nap_ms(80);
+    auto t0 = steady::now();
+    EXPECT_EQ(close(a), 0);
+    reader.join();
+    EXPECT_EQ(result.load(), -1);
+    EXPECT_TRUE(err == EBADF || err == EAGAIN) << std::strerror(err);
+    EXPECT_LT(ms_since(t0), 3000);
+    EXPECT_EQ(close(a), -1);  // closed exactly once
+    EXPECT_EQ(errno, EBADF);
+    close(b);
+  });
+}
+
+TEST(Conformance, Dup2RacingParkedReader) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    auto [c, d] = unix_pair();
+    set_timeout(a, SO_RCVTIMEO, 600);
+    std::atomic<int> result{1}, err{0};
+    int fd = a;
+    task reader([fd, &result, &err] {
+      char buf[8];
+      result = static_cast<int>(read(fd, buf, sizeof buf));
+      err = errno;
+    });
+    nap_ms(80);
+    EXPECT_EQ(dup2(c, a), a);
+    reader.join();
+    EXPECT_EQ(result.load(), -1);
+    EXPECT_TRUE(err == EBADF || err == EAGAIN) << std::strerror(err);
+    // `a` now names c's socket: data written to d arrives there.
+    EXPECT_EQ(write(d, "q", 1), 1);
+    char buf[4];
+    set_timeout(a, SO_RCVTIMEO, 2000);
+    EXPECT_EQ(read(a, buf, sizeof buf), 1);
+    for (int x : {a, b, c, d}) close(x);
+  });
+}
+
+// ---- poll and select ----
+
+TEST(Conformance, PollMixedReadyAndNotReady) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    auto [c, d] = unix_pair();
+    EXPECT_EQ(write(b, "r", 1), 1);
+    pollfd p[3] = {{a, POLLIN, 0}, {c, POLLIN, 0}, {d, POLLOUT, 0}};
+    EXPECT_EQ(poll(p, 3, 1000), 2);
+    EXPECT_EQ(p[0].revents, POLLIN);
+    EXPECT_EQ(p[1].revents, 0);
+    EXPECT_EQ(p[2].revents, POLLOUT);
+    // Nothing ready: the full timeout passes.
+    pollfd q{c, POLLIN, 0};
+    auto t0 = steady::now();
+    EXPECT_EQ(poll(&q, 1, 100), 0);
+    EXPECT_GE(ms_since(t0), 95);
+    // Readiness arriving later ends the wait.
+    int w = d;
+    task writer([w] {
+      nap_ms(60);
+      EXPECT_EQ(write(w, "s", 1), 1);
+    });
+    t0 = steady::now();
+    EXPECT_EQ(poll(&q, 1, 5000), 1);
+    EXPECT_EQ(q.revents, POLLIN);
+    EXPECT_GE(ms_since(t0), 40);
+    writer.join();
+    // A closed fd is reported as POLLNVAL.
+    int dead = dup(c);
+    close(dead);
+    pollfd z{dead, POLLIN, 0};
+    EXPECT_EQ(poll(&z, 1, 100), 1);
+    EXPECT_EQ(z.revents, POLLNVAL);
+    for (int x : {a, b, c, d}) close(x);
+  });
+}
+
+TEST(Conformance, SelectMixedReadyAndNotReady) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    auto [c, d] = unix_pair();
+    EXPECT_EQ(write(b, "r", 1), 1);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(a, &rs);
+    FD_SET(c, &rs);
+    timeval tv{1, 0};
+    int maxfd = std::max(a, c) + 1;
+    EXPECT_EQ(select(maxfd, &rs, nullptr, nullptr, &tv), 1);
+    EXPECT_TRUE(FD_ISSET(a, &rs));
+    EXPECT_FALSE(FD_ISSET(c, &rs));
+    FD_ZERO(&rs);
+    FD_SET(c, &rs);
+    tv = {0, 100000};
+    auto t0 = steady::now();
+    EXPECT_EQ(select(c + 1, &rs, nullptr, nullptr, &tv), 0);
+    EXPECT_GE(ms_since(t0), 95);
+    EXPECT_FALSE(FD_ISSET(c, &rs));
+    // pselect with a later writer.
+    int w = d;
+    task writer([w] {
+      nap_ms(50);
+      EXPECT_EQ(write(w, "s", 1), 1);
+    });
+    FD_ZERO(&rs);
+    FD_SET(c, &rs);
+    timespec ts{5, 0};
+    EXPECT_EQ(pselect(c + 1, &rs, nullptr, nullptr, &ts, nullptr), 1);
+    EXPECT_TRUE(FD_ISSET(c, &rs));
+    writer.join();
+    // A closed fd in the set: EBADF.
+    int dead = dup(c);
+    close(dead);
+    FD_ZERO(&rs);
+    FD_SET(dead, &rs);
+    tv = {0, 100000};
+    EXPECT_EQ(select(dead + 1, &rs, nullptr, nullptr, &tv), -1);
+    EXPECT_EQ(errno, EBADF);
+    for (int x : {a, b, c, d}) close(x);
+  });
+}
+
+// ---- sleeps ----
+
+TEST(Conformance, SleepsLastAtLeastTheRequestedTime) {
+  run_task([] {
+    auto t0 = steady::now();
+    timespec ts{0, 50'000'000};
+    EXPECT_EQ(nanosleep(&ts, nullptr), 0);
+    EXPECT_GE(ms_since(t0), 50);
+    t0 = steady::now();
+    EXPECT_EQ(usleep(30'000), 0);
+    EXPECT_GE(ms_since(t0), 30);
+    EXPECT_EQ(sleep(0), 0u);
+    t0 = steady::now();
+    EXPECT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr), 0);
+    EXPECT_GE(ms_since(t0), 50);
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    timespec until = now;
+    until.tv_nsec += 40'000'000;
+    if (until.tv_nsec >= 1'000'000'000) {
+      until.tv_nsec -= 1'000'000'000;
+      until.tv_sec += 1;
+    }
+    t0 = steady::now();
+    EXPECT_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr), 0);
+    EXPECT_GE(ms_since(t0), 35);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    EXPECT_TRUE(now.tv_sec > until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec));
+    timespec bad{0, 1'000'000'000};
+    EXPECT_EQ(nanosleep(&bad, nullptr), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &bad, nullptr), EINVAL);
+  });
+}
+
+// ---- names ----
+
+namespace {
+
+std::vector<std::string> addresses(const addrinfo* list) {
+  std::vector<std::string> out;
+  for (auto* p = list; p; p = p->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    const void* a = p->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
+                                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
+    inet_ntop(p->ai_family, a, buf, sizeof buf);
+    int port = ntohs(reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_port);
+    out.push_back(std::string(buf) + " " + std::to_string(port) + " " + std::to_string(p->ai_socktype) + "/" +
+                  std::to_string(p->ai_protocol));
+  }
+  return out;
+}
+
+// The first IPv4 name of /etc/hosts that is not "localhost" (empty if none), and its address.
+std::pair<std::string, std::string> hosts_entry() {
+  std::ifstream in("/etc/hosts");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto h = line.find('#'); h != std::string::npos) line.resize(h);
+    std::istringstream ls(line);
+    std::string addr, name;
+    if (!(ls >> addr)) continue;
+    in_addr a;
+    if (inet_pton(AF_INET, addr.c_str(), &a) != 1) continue;
+    while (ls >> name) {
+      if (name.find("localhost") == std::string::npos) return {name, addr};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST(Conformance, GetaddrinfoNumericLocalhostAndHostsFile) {
+  run_task([] {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    ASSERT_EQ(getaddrinfo("127.0.0.1", "80", &hints, &res), 0);
+    EXPECT_EQ(addresses(res), std::vector<std::string>{"127.0.0.1 80 1/6"});
+    freeaddrinfo(res);
+
+    addrinfo h6{};
+    h6.ai_family = AF_INET6;
+    h6.ai_socktype = SOCK_DGRAM;
+    ASSERT_EQ(getaddrinfo("::1", "53", &h6, &res), 0);
+    EXPECT_EQ(addresses(res), std::vector<std::string>{"::1 53 2/17"});
+    freeaddrinfo(res);
+
+    ASSERT_EQ(getaddrinfo("localhost", "8080", &hints, &res), 0);
+    EXPECT_EQ(addresses(res), std::vector<std::string>{"127.0.0.1 8080 1/6"});
+    freeaddrinfo(res);
+
+    // ai_socktype 0 expands into TCP, UDP and RAW entries, in glibc's order.
+    addrinfo any{};
+    any.ai_family = AF_INET;
+    ASSERT_EQ(getaddrinfo("localhost", "7", &any, &res), 0);
+    EXPECT_EQ(addresses(res), (std::vector<std::string>{"127.0.0.1 7 1/6", "127.0.0.1 7 2/17", "127.0.0.1 7 3/0"}));
+    freeaddrinfo(res);
+
+    // A service name from /etc/services, and AI_CANONNAME.
+    addrinfo canon = hints;
+    canon.ai_flags = AI_CANONNAME;
+    ASSERT_EQ(getaddrinfo("localhost", "http", &canon, &res), 0);
+    EXPECT_EQ(addresses(res), std::vector<std::string>{"127.0.0.1 80 1/6"});
+    ASSERT_NE(res->ai_canonname, nullptr);
+    EXPECT_STREQ(res->ai_canonname, "localhost");
+    freeaddrinfo(res);
+
+    auto [name, addr] = hosts_entry();
+    if (!name.empty()) {
+      ASSERT_EQ(getaddrinfo(name.c_str(), "22", &hints, &res), 0) << name;
+      EXPECT_EQ(addresses(res), std::vector<std::string>{addr + " 22 1/6"}) << name;
+      freeaddrinfo(res);
+    }
+
+    // Errors: the same EAI_* codes.
+    EXPECT_EQ(getaddrinfo("localhost", "no-such-service-xyz", &hints, &res), EAI_SERVICE);
+    addrinfo numeric = hints;
+    numeric.ai_flags = AI_NUMERICHOST;
+    EXPECT_EQ(getaddrinfo("localhost", "80", &numeric, &res), EAI_NONAME);
+    EXPECT_EQ(getaddrinfo(nullptr, nullptr, &hints, &res), EAI_NONAME);
+    addrinfo badfam{};
+    badfam.ai_family = 12345;
+    EXPECT_EQ(getaddrinfo("localhost", "80", &badfam, &res), EAI_FAMILY);
+
+    // Numeric reverse lookup.
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(443);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char host[64], serv[16];
+    EXPECT_EQ(getnameinfo(reinterpret_cast<sockaddr*>(&sa), sizeof sa, host, sizeof host, serv, sizeof serv,
+                          NI_NUMERICHOST | NI_NUMERICSERV),
+              0);
+    EXPECT_STREQ(host, "127.0.0.1");
+    EXPECT_STREQ(serv, "443");
+  });
+}
