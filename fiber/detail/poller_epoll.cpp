@@ -49,15 +49,15 @@ void poller::remove(int fd) noexcept {
 }
 
 int poller::wait(std::int64_t timeout_ns) noexcept {
-  epoll_event events[128];
+  epoll_event events[512];
   int n;
   if (timeout_ns < 0) {
-    n = ::epoll_wait(epfd_, events, 128, -1);
+    n = ::epoll_wait(epfd_, events, 512, -1);
   } else {
     timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
-    n = ::epoll_pwait2(epfd_, events, 128, &ts, nullptr);
+    n = ::epoll_pwait2(epfd_, events, 512, &ts, nullptr);
     if (n < 0 && errno == ENOSYS) {
-      n = ::epoll_wait(epfd_, events, 128, static_cast<int>((timeout_ns + 999'999) / 1'000'000));
+      n = ::epoll_wait(epfd_, events, 512, static_cast<int>((timeout_ns + 999'999) / 1'000'000));
     }
   }
   int dispatched = 0;

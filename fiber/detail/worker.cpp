@@ -304,7 +304,7 @@ bool worker::wake_if_sleeping() noexcept {
 
 fiber_control* worker::next_runnable() {
   if (!inbox_.empty()) inbox_.drain_into(local_);
-  serve_timers_and_io(false);
+  serve_timers_and_io();
   // Now and then the oldest unstarted fiber goes first, so none starves behind newer spawns or
   // ready fibers; otherwise newest-first keeps spawn trees depth-first (few live stacks).
   if ((++sched_rounds_ & 7) == 0) {
@@ -315,10 +315,11 @@ fiber_control* worker::next_runnable() {
   return steal();
 }
 
-void worker::serve_timers_and_io(bool) {
+void worker::serve_timers_and_io() {
   if (!timers_.empty()) timers_.fire_due(clock::now());
-  // Poll I/O without blocking at a bounded interval even while run queues never drain.
-  if (poller_->registered.load(std::memory_order_relaxed) > 0 && !local_.empty()) poller_->wait(0);
+  // Poll I/O without blocking whenever the scheduler runs: at a bounded interval while run queues
+  // never drain (fairness), and before looking elsewhere for work when they did.
+  if (poller_->registered.load(std::memory_order_relaxed) > 0) poller_->wait(0);
 }
 
 fiber_control* worker::steal() {
@@ -361,7 +362,10 @@ bool worker::has_work() const noexcept {
 void worker::idle() {
   // Spin briefly (bounded, ~50 us): work often arrives within microseconds (a spawn burst, a
   // reply), and sleeping costs a syscall on both sides. An idle runtime still sleeps at once after.
-  const auto spin_until = clock::now() + std::chrono::microseconds(50);
+  // A worker with sockets registered does not spin: their readiness only shows in epoll_wait, so
+  // it waits there directly (queued work still wakes it through the eventfd).
+  const bool serves_io = poller_->registered.load(std::memory_order_relaxed) > 0;
+  const auto spin_until = clock::now() + std::chrono::microseconds(serves_io ? 0 : 50);
   rt_.spinning_workers.fetch_add(1, std::memory_order_seq_cst);
   bool found = false;
   do {

@@ -135,7 +135,7 @@ class worker {
   void loop();
   void run(fiber_control* f);
   fiber_control* next_runnable();
-  void serve_timers_and_io(bool block_allowed);
+  void serve_timers_and_io();
   fiber_control* steal();
   bool has_work() const noexcept;
   void idle();
