@@ -754,6 +754,13 @@ std::pair<std::string, std::string> hosts_entry() {
 }  // namespace
 
 TEST(Conformance, GetaddrinfoNumericLocalhostAndHostsFile) {
+#if WEFT_CONFORMANCE_ON_FIBERS && defined(__SANITIZE_THREAD__)
+  // TSan intercepts getaddrinfo itself and runs ours inside a scope where it ignores memory
+  // accesses; our getaddrinfo parks the fiber (c-ares or the blocking pool) inside that scope,
+  // which TSan's per-fiber ignore bookkeeping reports as "finished with ignores enabled". The
+  // Release and ASan runs cover this test on fibers; TSan covers it on threads.
+  GTEST_SKIP() << "TSan's own getaddrinfo interceptor cannot be parked across";
+#endif
   run_task([] {
     addrinfo hints{};
     hints.ai_family = AF_INET;
