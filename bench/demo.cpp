@@ -101,24 +101,50 @@ point_result run_weft(long n) {
   return r;
 }
 
+// Threads the system can still create without starving other processes of PIDs: every thread
+// takes one from kernel.pid_max (32,768 here) and kernel.threads-max.
+long thread_headroom() {
+  auto read_long = [](const char* path, long fallback) {
+    std::ifstream in(path);
+    long v = fallback;
+    in >> v;
+    return v;
+  };
+  long limit = std::min(read_long("/proc/sys/kernel/pid_max", 32768), read_long("/proc/sys/kernel/threads-max", 32768));
+  std::ifstream loadavg("/proc/loadavg");  // "0.1 0.2 0.3 running/total lastpid"
+  std::string a, b, c, tasks;
+  loadavg >> a >> b >> c >> tasks;
+  long in_use = std::atol(tasks.substr(tasks.find('/') + 1).c_str());
+  return limit - in_use - 1000;  // leave room for the rest of the machine
+}
+
 point_result run_threads(long n) {
   point_result r;
   std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable gate, arrivals;  // two: a notify_all per arrival would be quadratic
   bool open = false;
   long parked = 0;
   std::vector<std::thread> ts;
   ts.reserve(static_cast<std::size_t>(n));
+  const long headroom = thread_headroom();
   const long before = rss_bytes();
   auto t0 = steady::now();
   try {
-    for (long i = 0; i < n; ++i)
+    for (long i = 0; i < n; ++i) {
+      if (i >= headroom) {
+        r.ok = false;
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "failed: process/thread limit (pid_max) reached at %ld threads", i);
+        r.error = buf;
+        break;
+      }
       ts.emplace_back([&] {
         std::unique_lock lk(mu);
         ++parked;
-        cv.notify_all();
-        cv.wait(lk, [&] { return open; });
+        arrivals.notify_one();
+        gate.wait(lk, [&] { return open; });
       });
+    }
   } catch (const std::system_error& e) {
     r.ok = false;
     char buf[160];
@@ -127,7 +153,7 @@ point_result run_threads(long n) {
   }
   {
     std::unique_lock lk(mu);
-    cv.wait(lk, [&] { return parked == static_cast<long>(ts.size()); });
+    arrivals.wait(lk, [&] { return parked == static_cast<long>(ts.size()); });
   }
   auto t1 = steady::now();
   r.rss_per_task = static_cast<double>(rss_bytes() - before) / static_cast<double>(std::max<std::size_t>(1, ts.size()));
@@ -135,7 +161,7 @@ point_result run_threads(long n) {
     std::lock_guard lk(mu);
     open = true;
   }
-  cv.notify_all();
+  gate.notify_all();
   for (auto& t : ts) t.join();
   auto t2 = steady::now();
   r.create_ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(n);
