@@ -548,6 +548,11 @@ TEST(Conformance, PeerResetWakesBlockedReader) {
 // Linux leaves a blocked thread's read running on the old file until its SO_RCVTIMEO (EAGAIN); the
 // hooks wake the parked fiber at once with EBADF. Both are errors, within the bound.
 TEST(Conformance, CloseRacingParkedReader) {
+#if defined(__SANITIZE_THREAD__)
+  // The test closes an fd under a reader on purpose; TSan reports exactly that (a close racing
+  // a read on the same descriptor) whenever the read started first. Release and ASan cover it.
+  GTEST_SKIP() << "an intended fd race: TSan reports it by design";
+#endif
   run_task([] {
     auto [a, b] = unix_pair();
     set_timeout(a, SO_RCVTIMEO, 600);
@@ -572,6 +577,11 @@ TEST(Conformance, CloseRacingParkedReader) {
 }
 
 TEST(Conformance, Dup2RacingParkedReader) {
+#if defined(__SANITIZE_THREAD__)
+  // The test closes an fd under a reader on purpose; TSan reports exactly that (a close racing
+  // a read on the same descriptor) whenever the read started first. Release and ASan cover it.
+  GTEST_SKIP() << "an intended fd race: TSan reports it by design";
+#endif
   run_task([] {
     auto [a, b] = unix_pair();
     auto [c, d] = unix_pair();
