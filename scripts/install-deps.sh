@@ -6,7 +6,8 @@ set -euo pipefail
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 packages=(build-essential cmake g++ clang-14 pkg-config ca-certificates gdb
-  libboost-context-dev libboost-fiber-dev libmimalloc-dev libc-ares-dev libgtest-dev libbenchmark-dev)
+  libboost-context-dev libboost-fiber-dev libmimalloc-dev libc-ares-dev libgtest-dev libbenchmark-dev
+  libhiredis-dev libcurl4-openssl-dev redis-server nginx)
 if [[ ${1:-} == --demo ]]; then
   packages+=(golang-go gnuplot-nox procps)
 fi
