@@ -1,29 +1,29 @@
 // poll_hooks.cpp — poll, ppoll, select, pselect and the fortified __poll_chk.
 //
-// Owns: waiting for readiness of a set of fds on a fiber without blocking the worker.
-// Approach (first version, chosen for exactness): the kernel call itself is made with a zero
-// timeout, so its results, revents bits, POLLNVAL/EBADF/EINVAL behaviour and fd_set rewriting are
-// libc's own; while nothing is ready the fiber sleeps on its worker's timer between checks, with a
-// back-off from 1 ms to 10 ms, until something is ready or the caller's timeout passes. Cost: up to
-// ~10 ms extra latency for a long-idle poll, and a zero-timeout syscall per check. A later version
-// can register each fd's poll_descriptor instead (that needs multi-waiter slots in net/).
+// Owns: translating each call's descriptor set into a readiness wait (readiness.hpp) on a fiber.
+// The kernel call itself is always made with a zero timeout, so its results, revents bits,
+// POLLNVAL/EBADF/EINVAL behaviour and fd_set rewriting are libc's own; between checks the fiber
+// parks on a private epoll of the same descriptors until one may be ready or the timeout passes.
 // Off a fiber, and for zero timeouts, the call is libc's. ppoll/pselect's signal mask is applied
 // only during each zero-timeout check on a fiber (signals are per worker thread, not per fiber).
 // select/pselect report the remaining time in the timeval as Linux does; ppoll/pselect leave theirs.
+// A stop request on the waiting fiber ends the wait with EINTR.
 #include <poll.h>
 #include <sys/select.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fiber/park.hpp>
-#include <fiber/this_fiber.hpp>
 #include <hook/original.hpp>
+#include <hook/readiness.hpp>
+#include <vector>
 
 extern "C" [[noreturn]] void __chk_fail(void);
 
 namespace {
 
 using fiber::detail::clock;
+using weft::hook::detail::interest;
 using namespace std::chrono;
 
 clock::time_point deadline_after(nanoseconds d) noexcept {
@@ -31,24 +31,25 @@ clock::time_point deadline_after(nanoseconds d) noexcept {
   return clock::now() + d;
 }
 
-// Calls check() (a zero-timeout kernel call) until it returns non-zero or `deadline` passes.
-template <class Check>
-int wait_ready(clock::time_point deadline, Check&& check) {
-  auto backoff = milliseconds(1);
-  for (;;) {
-    int r = check();
-    if (r != 0) return r;
-    auto now = clock::now();
-    if (now >= deadline) return 0;
-    auto nap = deadline == fiber::detail::no_deadline ? nanoseconds(backoff) : std::min<nanoseconds>(backoff, deadline - now);
-    fiber::this_fiber::sleep_for(nap);
-    backoff = std::min(backoff * 2, milliseconds(10));
-  }
-}
-
 nanoseconds from_timespec(const timespec* ts) noexcept {
   if (!ts) return nanoseconds(-1);
   return seconds(ts->tv_sec) + nanoseconds(ts->tv_nsec);
+}
+
+constexpr std::uint32_t poll_event_bits = POLLIN | POLLPRI | POLLOUT | POLLRDNORM | POLLRDBAND | POLLWRNORM |
+                                          POLLWRBAND | POLLRDHUP;
+
+std::vector<interest> interests_of(const pollfd* fds, nfds_t n) {
+  std::vector<interest> set;
+  set.reserve(n);
+  for (nfds_t i = 0; i < n; ++i) set.push_back({fds[i].fd, static_cast<std::uint32_t>(fds[i].events) & poll_event_bits});
+  return set;
+}
+
+template <class Check>
+int poll_wait(const pollfd* fds, nfds_t n, clock::time_point deadline, Check&& check) {
+  auto set = interests_of(fds, n);
+  return weft::hook::detail::wait_for_readiness(set.data(), set.size(), deadline, check);
 }
 
 int do_select(int nfds, fd_set* r, fd_set* w, fd_set* x, clock::time_point deadline, const sigset_t* mask,
@@ -57,7 +58,15 @@ int do_select(int nfds, fd_set* r, fd_set* w, fd_set* x, clock::time_point deadl
   if (r) r0 = *r;
   if (w) w0 = *w;
   if (x) x0 = *x;
-  return wait_ready(deadline, [&] {
+  std::vector<interest> set;
+  for (int fd = 0; fd < nfds; ++fd) {
+    std::uint32_t ev = 0;
+    if (r && FD_ISSET(fd, &r0)) ev |= EPOLLIN;
+    if (w && FD_ISSET(fd, &w0)) ev |= EPOLLOUT;
+    if (x && FD_ISSET(fd, &x0)) ev |= EPOLLPRI;
+    if (ev) set.push_back({fd, ev});
+  }
+  return weft::hook::detail::wait_for_readiness(set.data(), set.size(), deadline, [&] {
     if (r) *r = r0;
     if (w) *w = w0;
     if (x) *x = x0;
@@ -76,7 +85,7 @@ extern "C" {
 
 int poll(pollfd* fds, nfds_t n, int timeout) {
   if (!fiber::detail::in_fiber() || timeout == 0) return WEFT_ORIG(poll)(fds, n, timeout);
-  return wait_ready(deadline_after(milliseconds(timeout)), [&] { return WEFT_ORIG(poll)(fds, n, 0); });
+  return poll_wait(fds, n, deadline_after(milliseconds(timeout)), [&] { return WEFT_ORIG(poll)(fds, n, 0); });
 }
 
 int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
@@ -89,7 +98,7 @@ int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
       (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)))
     return WEFT_ORIG(ppoll)(fds, n, ts, mask);
   timespec zero{0, 0};
-  return wait_ready(deadline_after(from_timespec(ts)), [&] { return WEFT_ORIG(ppoll)(fds, n, &zero, mask); });
+  return poll_wait(fds, n, deadline_after(from_timespec(ts)), [&] { return WEFT_ORIG(ppoll)(fds, n, &zero, mask); });
 }
 
 int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* tv) {

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -23,6 +24,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -687,6 +690,88 @@ TEST(Conformance, SelectMixedReadyAndNotReady) {
     EXPECT_EQ(select(dead + 1, &rs, nullptr, nullptr, &tv), -1);
     EXPECT_EQ(errno, EBADF);
     for (int x : {a, b, c, d}) close(x);
+  });
+}
+
+// ---- epoll ----
+
+TEST(Conformance, EpollWaitTimesOutThenSeesReadiness) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    auto [c, d] = unix_pair();
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    ASSERT_GE(ep, 0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 0xA;
+    ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev), 0);
+    ev.data.u64 = 0xC;
+    ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev), 0);
+    epoll_event out[4];
+    // Nothing ready: the whole timeout passes, no events.
+    auto t0 = steady::now();
+    EXPECT_EQ(epoll_wait(ep, out, 4, 100), 0);
+    EXPECT_GE(ms_since(t0), 95);
+    // Already ready: returned at once, with the registered data.
+    EXPECT_EQ(write(b, "x", 1), 1);
+    EXPECT_EQ(epoll_wait(ep, out, 4, 1000), 1);
+    EXPECT_EQ(out[0].data.u64, 0xAu);
+    EXPECT_EQ(out[0].events, static_cast<std::uint32_t>(EPOLLIN));
+    char buf[4];
+    EXPECT_EQ(read(a, buf, sizeof buf), 1);
+    // Readiness arriving later ends an infinite wait (epoll_pwait with a mask too).
+    int w = d;
+    task writer([w] {
+      nap_ms(60);
+      EXPECT_EQ(write(w, "y", 1), 1);
+    });
+    t0 = steady::now();
+    sigset_t none;
+    sigemptyset(&none);
+    EXPECT_EQ(epoll_pwait(ep, out, 4, -1, &none), 1);
+    EXPECT_EQ(out[0].data.u64, 0xCu);
+    EXPECT_GE(ms_since(t0), 40);
+    writer.join();
+    // Level-triggered: unread data is reported again; edge-triggered only once.
+    EXPECT_EQ(epoll_wait(ep, out, 4, 1000), 1);
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = 0xC;
+    ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_MOD, c, &ev), 0);
+    EXPECT_EQ(epoll_wait(ep, out, 4, 1000), 1);
+    EXPECT_EQ(epoll_wait(ep, out, 4, 50), 0);
+    // A bad descriptor and a bad maxevents are errors, as in libc.
+    EXPECT_EQ(epoll_wait(-1, out, 4, 100), -1);
+    EXPECT_EQ(errno, EBADF);
+    EXPECT_EQ(epoll_wait(ep, out, 0, 100), -1);
+    EXPECT_EQ(errno, EINVAL);
+    for (int x : {a, b, c, d, ep}) close(x);
+  });
+}
+
+TEST(Conformance, EpollWaitFromTwoTasksOnOneInstance) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    ASSERT_GE(ep, 0);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = a;
+    ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev), 0);
+    std::atomic<int> woke{0};
+    auto waiter = [&] {
+      epoll_event out[2];
+      int n = epoll_wait(ep, out, 2, 3000);
+      if (n == 1 && out[0].data.fd == a) woke.fetch_add(1);
+    };
+    task t1(waiter), t2(waiter);
+    nap_ms(50);
+    EXPECT_EQ(write(b, "1", 1), 1);  // one edge: exactly one waiter gets it...
+    nap_ms(100);
+    EXPECT_EQ(write(b, "2", 1), 1);  // ...and the next edge the other
+    t1.join();
+    t2.join();
+    EXPECT_EQ(woke.load(), 2);
+    for (int x : {a, b, ep}) close(x);
   });
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <fiber/fiber.hpp>
 #include <thread>
 #include <vector>
@@ -83,6 +85,43 @@ TEST(HookOverlap, BlockingReadsOverlapOnOneWorker) {
   for (auto& p : sv) {
     close(p[0]);
     close(p[1]);
+  }
+}
+
+TEST(HookOverlap, PollAndEpollWaitsParkUntilAnotherFiberWrites) {
+  // Half the fibers poll(), half epoll_wait() with no timeout on their own socket; the last fiber
+  // on the same single worker writes to each. Only possible if the waits park the fibers.
+  int sv[N][2];
+  int ep[N];
+  for (int i = 0; i < N; ++i) {
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+    ep[i] = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<std::uint32_t>(i);
+    ASSERT_EQ(epoll_ctl(ep[i], EPOLL_CTL_ADD, sv[i][0], &ev), 0);
+  }
+  std::atomic<int> ok{0};
+  auto t = overlap([&](int i) {
+    if (i == N - 1) {
+      usleep(100'000);
+      for (int j = 0; j < N - 1; ++j) EXPECT_EQ(write(sv[j][1], "x", 1), 1);
+      return;
+    }
+    if (i % 2) {
+      pollfd p{sv[i][0], POLLIN, 0};
+      if (poll(&p, 1, -1) == 1 && p.revents == POLLIN) ++ok;
+    } else {
+      epoll_event out{};
+      if (epoll_wait(ep[i], &out, 1, -1) == 1 && out.data.u32 == static_cast<std::uint32_t>(i)) ++ok;
+    }
+  });
+  EXPECT_EQ(ok.load(), N - 1);
+  EXPECT_LT(t, 5s);
+  for (int i = 0; i < N; ++i) {
+    close(sv[i][0]);
+    close(sv[i][1]);
+    close(ep[i]);
   }
 }
 
