@@ -1,7 +1,7 @@
 // echo_bench.cpp — TCP echo ping-pong: servers to compare and the one load client that drives them.
 //
 //   echo_bench --server=weft|threads|epoll [--port P]     serve until killed (port default 9000)
-//   echo_bench --client [--port P] [--conns C] [--seconds S] [--size B]
+//   echo_bench --client [--port P] [--conns C] [--seconds S] [--size B] [--warmup W]
 //
 // Servers: weft = one fiber per connection (fiber::net, blocking style); threads = one std::thread
 // per connection (64 KiB stacks, blocking syscalls); epoll = a hand-written single-threaded epoll
@@ -36,6 +36,7 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 int g_size = 64;
+double g_warmup = 0;  // seconds of traffic before counting (steady state only)
 
 void raise_nofile() {
   rlimit r{};
@@ -200,7 +201,10 @@ int run_client(int port, int conns, double seconds) {
   std::vector<uint32_t> lat_us;
   lat_us.reserve(1 << 22);
   auto start = steady::now();
-  auto end = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+  auto to_duration = [](double s) { return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(s)); };
+  auto counting_from = start + to_duration(g_warmup);
+  auto end = counting_from + to_duration(seconds);
+  bool counting = g_warmup <= 0;
   for (auto& c : cs) {
     c.sent = start;
     ::send(c.fd, msg.data(), msg.size(), MSG_NOSIGNAL);
@@ -210,6 +214,12 @@ int run_client(int port, int conns, double seconds) {
   for (;;) {
     auto now = steady::now();
     if (now >= end) break;
+    if (!counting && now >= counting_from) {  // warm-up over: forget what was measured so far
+      counting = true;
+      count = 0;
+      lat_us.clear();
+      start = now;
+    }
     int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 10);
     now = steady::now();
     for (int i = 0; i < n; ++i) {
@@ -264,6 +274,8 @@ int main(int argc, char** argv) {
       conns = std::atoi(v3);
     else if (auto v4 = val("--seconds"))
       seconds = std::atof(v4);
+    else if (auto v6 = val("--warmup"))
+      g_warmup = std::atof(v6);
     else if (auto v5 = val("--size"))
       g_size = std::max(1, std::min(4096, std::atoi(v5)));
   }
