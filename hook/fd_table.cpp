@@ -18,6 +18,7 @@ namespace {
 
 constexpr int chunk_bits = 10;
 constexpr int chunk_size = 1 << chunk_bits;
+static_assert(chunk_size == fd_chunk_size);
 constexpr int chunk_count = max_fds / chunk_size;
 
 std::atomic<fd_entry*> chunks[chunk_count];  // zero-initialised (constant init: usable before main)
@@ -65,6 +66,7 @@ void fill_managed(fd_entry& e, int fd, bool is_socket, bool app_nonblock) noexce
   e.app_nonblock.store(app_nonblock, std::memory_order_relaxed);
   e.rcv_timeout_ns.store(is_socket ? timeout_ns(fd, SO_RCVTIMEO) : 0, std::memory_order_relaxed);
   e.snd_timeout_ns.store(is_socket ? timeout_ns(fd, SO_SNDTIMEO) : 0, std::memory_order_relaxed);
+  e.description.store(0, std::memory_order_relaxed);
   if (auto* old = e.pd.exchange(fiber::net::detail::poll_descriptor::create(fd, /*owns_fd=*/false))) old->release();
   e.state.store(fd_state::managed, std::memory_order_seq_cst);
 }
@@ -89,6 +91,19 @@ thread_local int internal_depth = 0;
 bool reentered() noexcept { return internal_depth != 0; }
 internal_scope::internal_scope() noexcept { ++internal_depth; }
 internal_scope::~internal_scope() { --internal_depth; }
+
+fd_entry* chunk_at(int index) noexcept { return chunks[index].load(std::memory_order_acquire); }
+
+void link_description(fd_entry& from, fd_entry& to) noexcept {
+  static std::atomic<std::uint32_t> next_id{1};
+  auto id = from.description.load(std::memory_order_acquire);
+  while (id == 0) {
+    auto fresh = next_id.fetch_add(1, std::memory_order_relaxed);
+    if (fresh == 0) continue;  // wrapped: 0 means "not shared"
+    if (from.description.compare_exchange_strong(id, fresh, std::memory_order_acq_rel)) id = fresh;
+  }
+  to.description.store(id, std::memory_order_release);
+}
 
 fd_entry* entry_for(int fd, bool create) noexcept {
   if (fd < 0 || fd >= max_fds) return nullptr;
@@ -161,6 +176,7 @@ void reset(int fd) noexcept {
     internal_scope guard;
     if (auto* old = e->pd.exchange(nullptr)) old->release();
   }
+  e->description.store(0, std::memory_order_relaxed);
   e->state.store(fd_state::unknown, std::memory_order_release);
 }
 
@@ -209,7 +225,10 @@ close_result begin_close(int fd) noexcept {
 }
 
 void finish_close(int fd) noexcept {
-  if (fd_entry* e = entry_for(fd, false)) e->state.store(fd_state::unknown, std::memory_order_release);
+  if (fd_entry* e = entry_for(fd, false)) {
+    e->description.store(0, std::memory_order_relaxed);
+    e->state.store(fd_state::unknown, std::memory_order_release);
+  }
 }
 
 }  // namespace weft::hook::detail

@@ -41,6 +41,9 @@ struct fd_entry {
   std::atomic<std::int64_t> snd_timeout_ns{0};
   std::atomic<fiber::net::detail::poll_descriptor*> pd{nullptr};  // set whenever state == managed
   std::atomic<int> ops{0};
+  // Non-zero: this fd was dup'd through a hook and shares its open file description (O_NONBLOCK,
+  // socket timeouts) with every other managed entry carrying the same id.
+  std::atomic<std::uint32_t> description{0};
   fiber::timed_mutex lock[2];
 };
 
@@ -73,6 +76,14 @@ fd_entry* find_managed(int fd) noexcept;
 // app view `app_nonblock`. is_socket selects socket-only features (timeouts).
 void adopt(int fd, bool is_socket, bool app_nonblock) noexcept;
 
+// `to` was just made a copy of managed `from` (dup, dup2, dup3, F_DUPFD): both carry one description
+// id from now on, so a change of the shared state through either reaches the other.
+void link_description(fd_entry& from, fd_entry& to) noexcept;
+// Calls f(entry) for every other managed entry sharing e's open file description (none if e was
+// never dup'd). Scans the table: only dup'd descriptors ever pay for it.
+template <class F>
+void for_each_sharing(const fd_entry& e, F&& f) noexcept;
+
 // Forgets whatever we knew about fd number `fd` (it was just created by a call we did not manage).
 void reset(int fd) noexcept;
 
@@ -89,5 +100,25 @@ void finish_close(int fd) noexcept;
 // (and the caller reports EBADF) if the entry is no longer managed.
 bool begin_op(fd_entry& e) noexcept;
 void end_op(fd_entry& e) noexcept;
+
+// ---- inline ----
+fd_entry* chunk_at(int index) noexcept;  // null if never allocated
+constexpr int fd_chunk_size = 1 << 10;
+
+template <class F>
+void for_each_sharing(const fd_entry& e, F&& f) noexcept {
+  auto id = e.description.load(std::memory_order_acquire);
+  if (id == 0) return;
+  for (int c = 0; c < max_fds / fd_chunk_size; ++c) {
+    fd_entry* chunk = chunk_at(c);
+    if (!chunk) continue;
+    for (int i = 0; i < fd_chunk_size; ++i) {
+      fd_entry& o = chunk[i];
+      if (&o != &e && o.description.load(std::memory_order_acquire) == id &&
+          o.state.load(std::memory_order_acquire) == fd_state::managed)
+        f(o);
+    }
+  }
+}
 
 }  // namespace weft::hook::detail

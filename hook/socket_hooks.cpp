@@ -14,7 +14,8 @@
 //   drain, then the real close/dup2 runs once: an fd number is never closed twice. Concurrent second
 //   closes of the same number report EBADF.
 // - dup/dup2/dup3/F_DUPFD: the copy shares the open file description, so it inherits the program's
-//   O_NONBLOCK view and timeouts (a later F_SETFL through one copy is not mirrored to the other).
+//   O_NONBLOCK view and timeouts, and later F_SETFL/FIONBIO/SO_*TIMEO changes through any copy reach
+//   every copy made through a hook (fd_entry::description).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -55,7 +56,14 @@ void copied(int from, int to) noexcept {
     e->app_nonblock.store(nb);
     e->rcv_timeout_ns.store(rcv);
     e->snd_timeout_ns.store(snd);
+    wh::link_description(*src, *e);
   }
+}
+
+// The program changed its O_NONBLOCK view of `e`: every dup'd copy shares the description.
+void set_app_nonblock(wh::fd_entry& e, bool on) noexcept {
+  e.app_nonblock.store(on);
+  wh::for_each_sharing(e, [on](wh::fd_entry& o) { o.app_nonblock.store(on); });
 }
 
 wh::fd_entry* entry_for_mode(int fd) noexcept {
@@ -82,7 +90,7 @@ int do_fcntl(int fd, int cmd, long arg) {
       wh::fd_entry* e = entry_for_mode(fd);
       if (!e) return orig(fd, cmd, arg);
       int r = orig(fd, cmd, arg | O_NONBLOCK);
-      if (r == 0) e->app_nonblock.store((arg & O_NONBLOCK) != 0);
+      if (r == 0) set_app_nonblock(*e, (arg & O_NONBLOCK) != 0);
       return r;
     }
     case F_DUPFD:
@@ -234,7 +242,7 @@ int ioctl(int fd, unsigned long request, ...) noexcept {
     if (wh::fd_entry* e = entry_for_mode(fd)) {
       int on = 1;
       int r = WEFT_ORIG(ioctl)(fd, request, &on);
-      if (r == 0) e->app_nonblock.store(*static_cast<int*>(arg) != 0);
+      if (r == 0) set_app_nonblock(*e, *static_cast<int*>(arg) != 0);
       return r;
     }
   }
@@ -246,7 +254,9 @@ int setsockopt(int fd, int level, int name, const void* val, socklen_t len) noex
   if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && len >= sizeof(timeval)) {
     if (wh::fd_entry* e = entry_for_mode(fd)) {
       auto ns = to_ns(*static_cast<const timeval*>(val));
-      (name == SO_RCVTIMEO ? e->rcv_timeout_ns : e->snd_timeout_ns).store(ns);
+      auto field = name == SO_RCVTIMEO ? &wh::fd_entry::rcv_timeout_ns : &wh::fd_entry::snd_timeout_ns;
+      (e->*field).store(ns);
+      wh::for_each_sharing(*e, [&](wh::fd_entry& o) { (o.*field).store(ns); });  // one socket, many fds
     }
   }
   return r;

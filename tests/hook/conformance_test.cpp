@@ -579,6 +579,35 @@ TEST(Conformance, CloseRacingParkedReader) {
   });
 }
 
+TEST(Conformance, DupCopiesShareNonBlockAndTimeouts) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    int c = dup(a);
+    int d = fcntl(a, F_DUPFD_CLOEXEC, 0);
+    ASSERT_GE(c, 0);
+    ASSERT_GE(d, 0);
+    EXPECT_FALSE(is_nonblock(c));
+    // O_NONBLOCK lives on the open file description: set through one copy, seen through all.
+    set_nonblock(c, true);
+    EXPECT_TRUE(is_nonblock(a));
+    EXPECT_TRUE(is_nonblock(d));
+    char buf[4];
+    EXPECT_EQ(read(a, buf, sizeof buf), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    int off = 0;
+    ASSERT_EQ(ioctl(d, FIONBIO, &off), 0);  // cleared through another copy
+    EXPECT_FALSE(is_nonblock(a));
+    EXPECT_FALSE(is_nonblock(c));
+    // Socket options belong to the socket: a receive timeout set on one copy bounds reads on all.
+    set_timeout(d, SO_RCVTIMEO, 80);
+    auto t0 = steady::now();
+    EXPECT_EQ(read(c, buf, sizeof buf), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_GE(ms_since(t0), 70);
+    for (int x : {a, b, c, d}) close(x);
+  });
+}
+
 TEST(Conformance, Dup2RacingParkedReader) {
 #if defined(__SANITIZE_THREAD__)
   // The test closes an fd under a reader on purpose; TSan reports exactly that (a close racing
