@@ -141,7 +141,10 @@ fd_entry* lookup_or_init(int fd) noexcept {
       e->state.store(fd_state::unknown, std::memory_order_release);
       return nullptr;
     }
-    if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    // fds 0-2 usually share their open file description with a parent or a pipeline: switching
+    // them to O_NONBLOCK would change what other processes see. They stay plain (blocking the
+    // worker when not ready) unless a hook created them.
+    if (fd > 2 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))) {
       bool app_nb = make_nonblocking(fd);
       fill_managed(*e, fd, S_ISSOCK(st.st_mode), app_nb);
     } else {
@@ -222,6 +225,22 @@ close_result begin_close(int fd) noexcept {
     pd->release();  // deregisters while the fd is still open
   }
   return close_result::managed;
+}
+
+void make_plain(int fd) noexcept {
+  if (reentered()) return;
+  fd_entry* e = entry_for(fd, true);
+  if (!e) return;
+  if (begin_close(fd) == close_result::managed) {  // now `closing`, owned by us
+    if (!e->app_nonblock.load(std::memory_order_acquire)) {
+      int fl = WEFT_ORIG(fcntl)(fd, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK)) WEFT_ORIG(fcntl)(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+  } else {
+    claim(*e);
+  }
+  e->description.store(0, std::memory_order_relaxed);
+  e->state.store(fd_state::plain, std::memory_order_release);
 }
 
 void finish_close(int fd) noexcept {

@@ -3,7 +3,9 @@
 // Owns: one fd_entry per fd number (chunks of entries allocated on first touch and never freed, so
 // a pointer to an entry stays valid for the life of the process). An entry is in one of four states:
 //   unknown   — never seen, or closed: hooks pass straight through to libc;
-//   plain     — seen on a fiber and not pollable (regular file, terminal, eventfd, ...): pass through;
+//   plain     — seen on a fiber and not pollable (regular file, terminal, eventfd, ...), or one of
+//               fds 0–2 first seen by a hook (shared with other processes: never switched to
+//               O_NONBLOCK), or handed to stdio (make_plain): pass through;
 //   managed   — a socket or FIFO that hooks drive: the real fd is O_NONBLOCK, `app_nonblock` holds
 //               the program's own view of O_NONBLOCK, `rcv_timeout`/`snd_timeout` its SO_RCVTIMEO /
 //               SO_SNDTIMEO, `pd` the poll_descriptor (owns_fd = false) waits go through;
@@ -83,6 +85,12 @@ void link_description(fd_entry& from, fd_entry& to) noexcept;
 // never dup'd). Scans the table: only dup'd descriptors ever pay for it.
 template <class F>
 void for_each_sharing(const fd_entry& e, F&& f) noexcept;
+
+// Hands `fd` back to the program untouched: if it was managed, waiters are woken (EBADF), the real
+// O_NONBLOCK is set back to the program's view, and from now on every hook passes it straight
+// through (state plain) until it is closed. For descriptors that code we cannot see will use with
+// blocking semantics (a stdio FILE from fdopen, stdin/stdout of a child process).
+void make_plain(int fd) noexcept;
 
 // Forgets whatever we knew about fd number `fd` (it was just created by a call we did not manage).
 void reset(int fd) noexcept;

@@ -1,5 +1,5 @@
 // io_hooks.cpp — read/readv/recv/recvfrom/recvmsg/write/writev/send/sendto/sendmsg and the fortified
-// __read_chk/__recv_chk/__recvfrom_chk.
+// __read_chk/__recv_chk/__recvfrom_chk, recvmmsg/sendmmsg and sendfile.
 //
 // Owns: nothing but the mapping of each call onto run_blocking (hook/blocking_io.hpp).
 // On a fiber, a socket or FIFO the program left blocking parks the fiber until the call can make
@@ -8,13 +8,19 @@
 // program made non-blocking return EAGAIN at once. Off a fiber the call is libc's, except on an fd a
 // fiber switched to non-blocking behind the program's back: then the blocking view is emulated by
 // waiting in poll(). Regular files, terminals and other non-pollable fds always pass through.
-// Not covered: recvmmsg/sendmmsg, sendfile, splice (they pass through to libc); recvmsg(MSG_WAITALL)
-// on a blocking fd returns once some data arrived instead of waiting for the full length.
+// sendmmsg sends every message (blocking semantics, partial count on a later error); recvmmsg waits
+// for vlen messages, or one with MSG_WAITFORONE, and honours its timeout the way Linux does (checked
+// after each datagram); sendfile to a blocking socket or pipe sends `count` bytes or up to EOF.
+// Not covered: splice/tee (pass through); recvmsg(MSG_WAITALL) on a blocking fd returns once some
+// data arrived instead of waiting for the full length.
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
@@ -124,6 +130,44 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
     m.msg_control = nullptr;
     m.msg_controllen = 0;
     return WEFT_ORIG(sendmsg)(fd, &m, flags);
+  });
+}
+
+int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
+  if ((flags & MSG_DONTWAIT) || vec == nullptr || vlen == 0) return WEFT_ORIG(sendmmsg)(fd, vec, vlen, flags);
+  return static_cast<int>(run_blocking(fd, io_kind::write, mode::all, vlen, [&](size_t done) {
+    return static_cast<ssize_t>(WEFT_ORIG(sendmmsg)(fd, vec + done, static_cast<unsigned>(vlen - done), flags));
+  }));
+}
+
+int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout) {
+  if ((flags & MSG_DONTWAIT) || vec == nullptr || vlen == 0 ||
+      (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000)))
+    return WEFT_ORIG(recvmmsg)(fd, vec, vlen, flags, timeout);
+  if (flags & MSG_WAITFORONE) {
+    return static_cast<int>(run_blocking(fd, io_kind::read, mode::once, vlen, [&](size_t) {
+      return static_cast<ssize_t>(WEFT_ORIG(recvmmsg)(fd, vec, vlen, flags, nullptr));
+    }));
+  }
+  // Linux checks the timeout only after each datagram: without one, the call waits indefinitely.
+  using clock = std::chrono::steady_clock;
+  auto until = timeout ? clock::now() + std::chrono::seconds(timeout->tv_sec) + std::chrono::nanoseconds(timeout->tv_nsec)
+                       : clock::time_point::max();
+  return static_cast<int>(run_blocking(fd, io_kind::read, mode::all, vlen, [&](size_t done) -> ssize_t {
+    if (done > 0 && clock::now() >= until) return 0;  // timeout after some datagrams: report them
+    return WEFT_ORIG(recvmmsg)(fd, vec + done, static_cast<unsigned>(vlen - done), flags, nullptr);
+  }));
+}
+
+ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
+  return run_blocking(out_fd, io_kind::write, mode::all, count, [&](size_t done) {
+    return WEFT_ORIG(sendfile)(out_fd, in_fd, offset, count - done);
+  });
+}
+
+ssize_t sendfile64(int out_fd, int in_fd, off64_t* offset, size_t count) {
+  return run_blocking(out_fd, io_kind::write, mode::all, count, [&](size_t done) {
+    return WEFT_ORIG(sendfile64)(out_fd, in_fd, offset, count - done);
   });
 }
 

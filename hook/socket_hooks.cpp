@@ -1,5 +1,5 @@
 // socket_hooks.cpp — descriptor lifecycle and mode: socket, socketpair, connect, accept, accept4,
-// close, dup, dup2, dup3, fcntl/fcntl64, ioctl(FIONBIO), setsockopt/getsockopt, pipe, pipe2.
+// close, dup, dup2, dup3, fcntl/fcntl64, ioctl(FIONBIO), setsockopt/getsockopt, pipe, pipe2, fdopen.
 //
 // Owns: keeping hook/fd_table.hpp in step with the kernel's descriptor table.
 // - Creation on a fiber (socket, socketpair, accept, pipe) adopts the new fd: the real fd becomes
@@ -16,6 +16,9 @@
 // - dup/dup2/dup3/F_DUPFD: the copy shares the open file description, so it inherits the program's
 //   O_NONBLOCK view and timeouts, and later F_SETFL/FIONBIO/SO_*TIMEO changes through any copy reach
 //   every copy made through a hook (fd_entry::description).
+// - Descriptors that leave for code no hook sees get their real mode back and are passed through
+//   from then on (fd_table make_plain): fdopen's FILE (stdio calls glibc-internal read/write), and
+//   dup2/dup3 onto 0–2 (standard streams, typically for a child process).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstdio>
 #include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
 
@@ -115,7 +119,12 @@ int do_dup2(int oldfd, int newfd, int flags, bool three) {
   int r = three ? WEFT_ORIG(dup3)(oldfd, newfd, flags) : WEFT_ORIG(dup2)(oldfd, newfd);
   int saved = errno;
   if (closing == wh::close_result::managed) wh::finish_close(newfd);
-  if (r >= 0) copied(oldfd, r);
+  if (r >= 0) {
+    copied(oldfd, r);
+    // Standard streams go to code we cannot see (stdio, a child after exec): give them back their
+    // real blocking mode. The description is shared, so oldfd's calls then block the worker.
+    if (r <= 2 && wh::find_managed(r)) wh::make_plain(r);
+  }
   errno = saved;
   return r;
 }
@@ -205,6 +214,13 @@ int close(int fd) {
   if (closing == wh::close_result::managed) wh::finish_close(fd);
   errno = saved;
   return r;
+}
+
+// stdio reads and writes a FILE's descriptor through glibc-internal calls no hook sees: the
+// descriptor must really be in the mode the program thinks it is in.
+FILE* fdopen(int fd, const char* mode) noexcept {
+  if (wh::find_managed(fd)) wh::make_plain(fd);
+  return WEFT_ORIG(fdopen)(fd, mode);
 }
 
 int dup(int fd) noexcept {

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/time.h>
@@ -37,10 +38,10 @@
 #error "define WEFT_CONFORMANCE_ON_FIBERS to 0 (threads) or 1 (fibers + hooks)"
 #endif
 
+#include <thread>  // plain threads appear in both builds where a helper must not share a worker
+
 #if WEFT_CONFORMANCE_ON_FIBERS
 #include <fiber/fiber.hpp>
-#else
-#include <thread>
 #endif
 
 using namespace std::chrono_literals;
@@ -801,6 +802,117 @@ TEST(Conformance, EpollWaitFromTwoTasksOnOneInstance) {
     t2.join();
     EXPECT_EQ(woke.load(), 2);
     for (int x : {a, b, ep}) close(x);
+  });
+}
+
+// ---- sendfile, sendmmsg/recvmmsg, stdio ----
+
+TEST(Conformance, BlockingSendfileSendsEverything) {
+  run_task([] {
+    char path[] = "/tmp/weft-sendfile-XXXXXX";
+    int file = mkstemp(path);
+    ASSERT_GE(file, 0);
+    unlink(path);
+    std::string data(1 << 20, '\0');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 23);
+    ASSERT_EQ(write(file, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    auto [a, b] = unix_pair();
+    int r = b;
+    std::string got;
+    task reader([r, &got] {
+      nap_ms(50);  // the socket buffer fills first: sendfile must wait, not fail with EAGAIN
+      char buf[65536];
+      ssize_t n;
+      while ((n = read(r, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    });
+    off_t off = 0;
+    EXPECT_EQ(sendfile(a, file, &off, data.size()), static_cast<ssize_t>(data.size()));
+    EXPECT_EQ(off, static_cast<off_t>(data.size()));
+    close(a);
+    reader.join();
+    EXPECT_TRUE(got == data) << got.size() << " bytes received";
+    close(b);
+    close(file);
+  });
+}
+
+TEST(Conformance, SendmmsgAndBlockingRecvmmsg) {
+  run_task([] {
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    int tx = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+    ASSERT_EQ(connect(tx, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    set_timeout(rx, SO_RCVTIMEO, 5000);
+    int t = tx;
+    task sender([t] {
+      char payload[4][8] = {"one", "two", "three", "four"};
+      iovec iov[4];
+      mmsghdr msgs[4]{};
+      for (int i = 0; i < 4; ++i) {
+        iov[i] = {payload[i], std::strlen(payload[i])};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      EXPECT_EQ(sendmmsg(t, msgs, 2, 0), 2);
+      nap_ms(60);  // the receiver has two and must keep waiting for the other two
+      EXPECT_EQ(sendmmsg(t, msgs + 2, 2, 0), 2);
+    });
+    char bufs[4][16];
+    iovec iov[4];
+    mmsghdr msgs[4]{};
+    for (int i = 0; i < 4; ++i) {
+      iov[i] = {bufs[i], sizeof bufs[i]};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    auto t0 = steady::now();
+    EXPECT_EQ(recvmmsg(rx, msgs, 4, 0, nullptr), 4);
+    EXPECT_GE(ms_since(t0), 40);
+    const char* want[4] = {"one", "two", "three", "four"};
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(std::string(bufs[i], msgs[i].msg_len), want[i]);
+    sender.join();
+    // MSG_WAITFORONE: returns with what is there once one datagram arrived.
+    EXPECT_EQ(send(tx, "solo", 4, 0), 4);
+    EXPECT_EQ(recvmmsg(rx, msgs, 4, MSG_WAITFORONE, nullptr), 1);
+    EXPECT_EQ(std::string(bufs[0], msgs[0].msg_len), "solo");
+    // Nothing there: SO_RCVTIMEO bounds the wait (EAGAIN), like any blocking receive.
+    set_timeout(rx, SO_RCVTIMEO, 80);
+    EXPECT_EQ(recvmmsg(rx, msgs, 4, MSG_WAITFORONE, nullptr), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    close(rx);
+    close(tx);
+  });
+}
+
+TEST(Conformance, StdioOverASocketKeepsBlockingSemantics) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    char probe[1];
+    set_timeout(a, SO_RCVTIMEO, 10);
+    EXPECT_EQ(read(a, probe, 1), -1);  // a hooked read first: the fd is now known to the hooks
+    set_timeout(a, SO_RCVTIMEO, 0);
+    FILE* f = fdopen(a, "r");
+    ASSERT_NE(f, nullptr);
+    EXPECT_FALSE(is_nonblock(fileno(f)));
+    // The line arrives in two parts from a plain thread; fgets (glibc-internal reads) must wait.
+    int w = b;
+    std::thread writer([w] {
+      nap_ms(50);
+      EXPECT_EQ(write(w, "hel", 3), 3);
+      nap_ms(50);
+      EXPECT_EQ(write(w, "lo\n", 3), 3);
+    });
+    char line[32] = {};
+    EXPECT_NE(fgets(line, sizeof line, f), nullptr) << std::strerror(errno);
+    EXPECT_STREQ(line, "hello\n");
+    writer.join();
+    fclose(f);
+    close(b);
   });
 }
 
