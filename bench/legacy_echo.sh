@@ -5,8 +5,9 @@
 # (echo_bench --client, 64-byte ping-pong per connection); server pinned to CPU 0, client to CPU 1.
 # Reports messages/s, p50/p99 latency and the server's peak RSS while serving. Counting starts after
 # WARMUP seconds (default 2) of traffic, so connection set-up and first accepts are not measured.
+# Each point is the median of REPEAT (default 3) interleaved rounds.
 #
-#   [WARMUP=2] bench/legacy_echo.sh [build-dir] [seconds] [conns...]
+#   [WARMUP=2] [REPEAT=3] bench/legacy_echo.sh [build-dir] [seconds] [conns...]
 #   e.g. bench/legacy_echo.sh build 3 100 1000 10000
 set -euo pipefail
 BUILD=${1:-build}
@@ -70,9 +71,18 @@ run_one() {
 
 printf '%-22s %7s %10s %9s %10s %9s %12s %12s\n' server conns msgs/s p50_us p99_us rss_MiB hook/threads hook/native
 for c in "${CONNS[@]}"; do
+  # REPEAT rounds, servers interleaved within each round (so a noisy moment hits all three); each
+  # server's row is its median-throughput round.
+  declare -A runs=()
+  for _ in $(seq "${REPEAT:-3}"); do
+    for s in threads fibers native; do
+      runs[$s]+="$(run_one "$c" "$s")"$'\n'
+    done
+  done
   declare -A mps=()
   for s in threads fibers native; do
-    read -r m p50 p99 rss < <(run_one "$c" "$s")
+    n=$(grep -c . <<<"${runs[$s]}")
+    read -r m p50 p99 rss < <(grep . <<<"${runs[$s]}" | sort -n -k1,1 | sed -n "$(( (n + 1) / 2 ))p")
     mps[$s]=$m
     case $s in
       threads) label="legacy std::thread" ;;
@@ -87,4 +97,5 @@ for c in "${CONNS[@]}"; do
     printf '%-22s %7s %10s %9s %10s %9s %12s %12s\n' "$label" "$c" "$m" "$p50" "$p99" \
       "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')" "$ratio_t" "$ratio_n"
   done
+  unset runs mps
 done
