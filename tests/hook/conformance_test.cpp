@@ -788,10 +788,11 @@ TEST(Conformance, EpollWaitFromTwoTasksOnOneInstance) {
     ev.data.fd = a;
     ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev), 0);
     std::atomic<int> woke{0};
-    auto waiter = [&] {
+    int reader = a;  // structured bindings cannot be captured before C++20 (clang 14)
+    auto waiter = [&woke, ep, reader] {
       epoll_event out[2];
       int n = epoll_wait(ep, out, 2, 3000);
-      if (n == 1 && out[0].data.fd == a) woke.fetch_add(1);
+      if (n == 1 && out[0].data.fd == reader) woke.fetch_add(1);
     };
     task t1(waiter), t2(waiter);
     nap_ms(50);
