@@ -13,7 +13,8 @@
 // next readiness raises a fresh edge on the reactor; a wake-up is never lost. Members epoll refuses
 // (regular files: always ready, which `check` already reported) are skipped. If the private epoll
 // cannot be built (EMFILE, ENOMEM, watch limit) the wait falls back to re-checking on the worker's
-// timer with a 1–10 ms back-off. Private epolls are closed before returning.
+// timer with a 1–10 ms back-off; builds instrumented with ThreadSanitizer always do (it ignores
+// synchronization inside its poll/epoll_wait interceptors). Private epolls are closed before returning.
 #pragma once
 
 #include <sys/epoll.h>
