@@ -745,8 +745,8 @@ TEST(Conformance, EpollWaitTimesOutThenSeesReadiness) {
     // Already ready: returned at once, with the registered data.
     EXPECT_EQ(write(b, "x", 1), 1);
     EXPECT_EQ(epoll_wait(ep, out, 4, 1000), 1);
-    EXPECT_EQ(out[0].data.u64, 0xAu);
-    EXPECT_EQ(out[0].events, static_cast<std::uint32_t>(EPOLLIN));
+    EXPECT_EQ(std::uint64_t{out[0].data.u64}, 0xAu);  // epoll_event is packed: no reference to it
+    EXPECT_EQ(std::uint32_t{out[0].events}, static_cast<std::uint32_t>(EPOLLIN));
     char buf[4];
     EXPECT_EQ(read(a, buf, sizeof buf), 1);
     // Readiness arriving later ends an infinite wait (epoll_pwait with a mask too).
@@ -759,7 +759,7 @@ TEST(Conformance, EpollWaitTimesOutThenSeesReadiness) {
     sigset_t none;
     sigemptyset(&none);
     EXPECT_EQ(epoll_pwait(ep, out, 4, -1, &none), 1);
-    EXPECT_EQ(out[0].data.u64, 0xCu);
+    EXPECT_EQ(std::uint64_t{out[0].data.u64}, 0xCu);
     EXPECT_GE(ms_since(t0), 40);
     writer.join();
     // Level-triggered: unread data is reported again; edge-triggered only once.
