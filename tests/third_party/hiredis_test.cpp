@@ -59,6 +59,12 @@ long long blocked_clients(redisContext* c) {
   return std::stoll(info.substr(at + 16));
 }
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool under_tsan = true;
+#else
+constexpr bool under_tsan = false;
+#endif
+
 // One worker, created once and never destroyed (sockets registered with its reactor may be closed
 // after the fibers that used them are gone).
 fiber::runtime& one_worker() {
@@ -81,7 +87,9 @@ TEST(Hiredis, ManyFibersEachGetTheirOwnReplies) {
     for (int i = 0; i < fibers; ++i) {
       hs.push_back(fiber::spawn([&ok, i] {
         // Half resolve "localhost" (hooked getaddrinfo inside hiredis), half use the address.
-        auto c = connect_redis(i % 2 ? "localhost" : "127.0.0.1");
+        // Under TSan only the address: TSan's own getaddrinfo interceptor cannot be parked across
+        // (see the conformance suite); Release and ASan cover the name.
+        auto c = connect_redis(i % 2 && !under_tsan ? "localhost" : "127.0.0.1");
         if (!c) return;
         bool good = true;
         for (int r = 0; r < rounds; ++r) {
