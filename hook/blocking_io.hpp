@@ -47,15 +47,23 @@ inline int errno_for_wait(const std::error_code& ec) noexcept {
 }
 
 // Serialises waiters of one direction and brackets the fd; returns false with errno set on failure.
+// With `try_only`, a direction another caller is waiting on fails at once with EAGAIN.
 class op_scope {
  public:
-  op_scope(fd_entry& e, io_kind kind, fiber::detail::clock::time_point deadline) noexcept : e_(e), kind_(kind) {
+  op_scope(fd_entry& e, io_kind kind, fiber::detail::clock::time_point deadline, bool try_only = false) noexcept
+      : e_(e), kind_(kind) {
     if (!begin_op(e_)) {
       err_ = EBADF;
       return;
     }
     auto& m = e_.lock[static_cast<int>(kind_)];
-    if (deadline == fiber::detail::no_deadline) {
+    if (try_only) {
+      if (!m.try_lock()) {
+        end_op(e_);
+        err_ = EAGAIN;
+        return;
+      }
+    } else if (deadline == fiber::detail::no_deadline) {
       m.lock();
     } else if (!m.try_lock_until(deadline)) {
       end_op(e_);

@@ -3,7 +3,9 @@
 // Owns: translating each call's descriptor set into a readiness wait (readiness.hpp) on a fiber.
 // The kernel call itself is always made with a zero timeout, so its results, revents bits,
 // POLLNVAL/EBADF/EINVAL behaviour and fd_set rewriting are libc's own; between checks the fiber
-// parks on a private epoll of the same descriptors until one may be ready or the timeout passes.
+// parks on a private epoll of the same descriptors until one may be ready or the timeout passes —
+// or, for a single managed socket/FIFO polled in one direction, on that descriptor's own
+// poll_descriptor, which costs no more than a blocking read's wait.
 // Off a fiber, and for zero timeouts, the call is libc's. ppoll/pselect's signal mask is applied
 // only during each zero-timeout check on a fiber (signals are per worker thread, not per fiber).
 // select/pselect report the remaining time in the timeval as Linux does; ppoll/pselect leave theirs.
@@ -13,7 +15,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
 #include <fiber/park.hpp>
+#include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
 #include <hook/readiness.hpp>
 #include <vector>
@@ -24,6 +28,7 @@ namespace {
 
 using fiber::detail::clock;
 using weft::hook::detail::interest;
+using weft::hook::detail::io_kind;
 using namespace std::chrono;
 
 clock::time_point deadline_after(nanoseconds d) noexcept {
@@ -46,8 +51,51 @@ std::vector<interest> interests_of(const pollfd* fds, nfds_t n) {
   return set;
 }
 
+// The common case — one socket or FIFO the hooks manage, one direction (a client library waiting
+// to read or to write) — waits on the descriptor's own poll_descriptor, as a blocking read would,
+// instead of building a private epoll. Returns false (nothing done) when that does not apply: other
+// events, an unmanaged fd, or another fiber already waiting in that direction.
+template <class Check>
+bool poll_one_managed(const pollfd& p, clock::time_point deadline, Check& check, int& result) {
+  namespace wh = weft::hook::detail;
+  constexpr auto read_bits = static_cast<short>(POLLIN | POLLRDNORM | POLLRDHUP);
+  constexpr auto write_bits = static_cast<short>(POLLOUT | POLLWRNORM);
+  io_kind kind;
+  if (p.events != 0 && (p.events & ~read_bits) == 0)
+    kind = io_kind::read;
+  else if (p.events != 0 && (p.events & ~write_bits) == 0)
+    kind = io_kind::write;
+  else
+    return false;
+  wh::fd_entry* e = wh::lookup_or_init(p.fd);
+  if (!e || e->state.load(std::memory_order_acquire) != wh::fd_state::managed) return false;
+  wh::op_scope scope(*e, kind, deadline, /*try_only=*/true);
+  if (scope.error()) return false;
+  // The caller's check just found nothing ready; an edge since then sets the descriptor's sticky
+  // ready bit (or is reported by its first registration), so waiting first loses nothing.
+  for (;;) {
+    auto ec = scope.pd()->wait(kind, deadline);
+    result = check();
+    if (result != 0) return true;
+    if (ec) {  // timed out (result 0), closed or stop requested
+      if (ec != std::errc::timed_out) {
+        errno = wh::errno_for_wait(ec);
+        result = -1;
+      }
+      return true;
+    }
+  }
+}
+
 template <class Check>
 int poll_wait(const pollfd* fds, nfds_t n, clock::time_point deadline, Check&& check) {
+#ifndef WEFT_TSAN  // TSan stops tracking atomics inside its poll interceptor (see readiness.hpp)
+  if (n == 1 && fds[0].fd >= 0) {
+    int r = check();
+    if (r != 0 || clock::now() >= deadline) return r;
+    if (poll_one_managed(fds[0], deadline, check, r)) return r;
+  }
+#endif
   auto set = interests_of(fds, n);
   return weft::hook::detail::wait_for_readiness(set.data(), set.size(), deadline, check);
 }

@@ -678,6 +678,39 @@ TEST(Conformance, PollMixedReadyAndNotReady) {
   });
 }
 
+TEST(Conformance, PollForWritableWaitsForRoom) {
+  run_task([] {
+    auto [a, b] = unix_pair();
+    set_nonblock(a, true);
+    char chunk[4096] = {};
+    while (write(a, chunk, sizeof chunk) > 0) {
+    }
+    EXPECT_EQ(errno, EAGAIN);
+    set_nonblock(a, false);
+    // Full: no room within the timeout.
+    pollfd p{a, POLLOUT, 0};
+    auto t0 = steady::now();
+    EXPECT_EQ(poll(&p, 1, 100), 0);
+    EXPECT_GE(ms_since(t0), 95);
+    // A reader drains the other end later: the wait ends with POLLOUT.
+    int r = b;
+    task reader([r] {
+      nap_ms(60);
+      char buf[65536];
+      set_nonblock(r, true);
+      while (read(r, buf, sizeof buf) > 0) {
+      }
+    });
+    t0 = steady::now();
+    EXPECT_EQ(poll(&p, 1, 5000), 1);
+    EXPECT_EQ(p.revents, POLLOUT);
+    EXPECT_GE(ms_since(t0), 40);
+    reader.join();
+    close(a);
+    close(b);
+  });
+}
+
 TEST(Conformance, SelectMixedReadyAndNotReady) {
   run_task([] {
     auto [a, b] = unix_pair();
