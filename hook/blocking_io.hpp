@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fiber/park.hpp>
 #include <hook/fd_table.hpp>
+#include <hook/lock_check.hpp>
 
 namespace weft::hook::detail {
 
@@ -124,6 +125,7 @@ ssize_t run_blocking(int fd, io_kind kind, mode m, size_t total, Op&& op) {
       err = errno;
       if (err != EAGAIN && err != EWOULDBLOCK) break;
       err = 0;
+      note_blocking_call(kind == io_kind::read ? "a blocking read" : "a blocking write");
       if (auto ec = scope.pd()->wait(kind, deadline)) {
         err = errno_for_wait(ec);
         break;

@@ -73,6 +73,7 @@ bool poll_one_managed(const pollfd& p, clock::time_point deadline, Check& check,
   if (scope.error()) return false;
   // The caller's check just found nothing ready; an edge since then sets the descriptor's sticky
   // ready bit (or is reported by its first registration), so waiting first loses nothing.
+  wh::note_blocking_call("poll");
   for (;;) {
     auto ec = scope.pd()->wait(kind, deadline);
     result = check();

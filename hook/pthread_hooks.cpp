@@ -64,6 +64,7 @@
 #include <fiber/park.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/fd_table.hpp>
+#include <hook/lock_check.hpp>
 #include <hook/original.hpp>
 #include <string>
 #include <vector>
@@ -556,6 +557,19 @@ __attribute__((constructor)) void init_pthread_hooks() {
 }
 
 }  // namespace
+
+void weft::hook::detail::note_blocking_call(const char* call) noexcept {
+  if (!lock_check || !fiber::detail::in_fiber()) return;
+  fiber_lock_state* st = lock_state();
+  if (!st || st->held <= 0 || st->warned) return;
+  try {
+    if (fiber_control* f = fd::current_fiber()) {
+      const std::string what = std::string("blocks in ") + call + " while holding a pthread mutex";
+      warn_once(st, f->describe(), what.c_str());
+    }
+  } catch (...) {
+  }
+}
 
 extern "C" {
 

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fiber/park.hpp>
+#include <hook/lock_check.hpp>
 
 namespace weft::hook::detail {
 
@@ -62,6 +63,7 @@ template <class Check>
 int wait_for_readiness(const interest* set, std::size_t n, fiber::detail::clock::time_point deadline, Check&& check) {
   int r = check();
   if (r != 0 || fiber::detail::clock::now() >= deadline) return r;
+  note_blocking_call("poll/select/epoll_wait");
   readiness_set rs(set, n);
   auto backoff = std::chrono::nanoseconds(std::chrono::milliseconds(1));
   for (;;) {

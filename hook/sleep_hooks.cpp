@@ -16,6 +16,7 @@
 #include <chrono>
 #include <fiber/park.hpp>
 #include <fiber/this_fiber.hpp>
+#include <hook/lock_check.hpp>
 #include <hook/original.hpp>
 
 namespace {
@@ -23,6 +24,13 @@ namespace {
 using namespace std::chrono;
 
 nanoseconds to_ns(const timespec& ts) noexcept { return seconds(ts.tv_sec) + nanoseconds(ts.tv_nsec); }
+
+// Every sleep below parks the fiber on its worker's timer (the lock detector looks first).
+template <class Duration>
+void sleep_on_fiber(Duration d) {
+  weft::hook::detail::note_blocking_call("a sleep");
+  fiber::this_fiber::sleep_for(d);
+}
 
 bool valid(const timespec* ts) noexcept { return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1'000'000'000 && ts->tv_sec >= 0; }
 
@@ -37,7 +45,7 @@ int nanosleep(const timespec* req, timespec* rem) {
     errno = EINVAL;
     return -1;
   }
-  fiber::this_fiber::sleep_for(to_ns(*req));
+  sleep_on_fiber(to_ns(*req));
   return 0;
 }
 
@@ -46,7 +54,7 @@ int clock_nanosleep(clockid_t clk, int flags, const timespec* req, timespec* rem
   if (!fiber::detail::in_fiber() || !supported || !req) return WEFT_ORIG(clock_nanosleep)(clk, flags, req, rem);
   if (req->tv_nsec < 0 || req->tv_nsec >= 1'000'000'000) return EINVAL;
   if (!(flags & TIMER_ABSTIME)) {
-    if (req->tv_sec >= 0) fiber::this_fiber::sleep_for(to_ns(*req));
+    if (req->tv_sec >= 0) sleep_on_fiber(to_ns(*req));
     return 0;
   }
   for (;;) {  // absolute: sleep in steady slices until `clk` reaches the target
@@ -54,19 +62,19 @@ int clock_nanosleep(clockid_t clk, int flags, const timespec* req, timespec* rem
     ::clock_gettime(clk, &now);
     auto left = to_ns(*req) - to_ns(now);
     if (left <= nanoseconds::zero()) return 0;
-    fiber::this_fiber::sleep_for(left);
+    sleep_on_fiber(left);
   }
 }
 
 unsigned int sleep(unsigned int secs) {
   if (!fiber::detail::in_fiber()) return WEFT_ORIG(sleep)(secs);
-  fiber::this_fiber::sleep_for(seconds(secs));
+  sleep_on_fiber(seconds(secs));
   return 0;
 }
 
 int usleep(useconds_t us) {
   if (!fiber::detail::in_fiber()) return WEFT_ORIG(usleep)(us);
-  fiber::this_fiber::sleep_for(microseconds(us));
+  sleep_on_fiber(microseconds(us));
   return 0;
 }
 

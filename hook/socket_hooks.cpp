@@ -29,6 +29,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <hook/blocking_io.hpp>
+#include <hook/lock_check.hpp>
 #include <hook/original.hpp>
 
 namespace wh = weft::hook::detail;
@@ -148,6 +149,7 @@ int do_connect(int fd, const sockaddr* addr, socklen_t len) {
     r = orig(fd, addr, len);
   }
   if (r == 0 || errno != EINPROGRESS) return r;
+  wh::note_blocking_call("connect");
   for (;;) {
     if (auto ec = scope.pd()->wait(io_kind::write, deadline)) {
       int err = wh::errno_for_wait(ec);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -610,7 +611,7 @@ TEST(PthreadHookOffFiber, MutexesAndConditionVariablesBehaveLikeGlibc) {
 
 // The scenario the child runs (disabled, so only the parent's explicit filter runs it).
 TEST(PthreadHookLockCheckChild, DISABLED_Scenario) {
-  std::mutex m, leaked, outer, inner;
+  std::mutex m, leaked, outer, inner, slept, read_lock;
   std::condition_variable cv;
   std::atomic<bool> held{false};
   fiber::runtime rt({.workers = 1});
@@ -618,7 +619,27 @@ TEST(PthreadHookLockCheckChild, DISABLED_Scenario) {
     auto holder = fiber::spawn({.name = "holder"}, [&] {
       std::lock_guard g(m);
       held = true;
-      usleep(30'000);  // parks while holding m
+      for (int i = 0; i < 200; ++i) fiber::this_fiber::yield();  // yields while holding m
+    });
+    auto sleeper = fiber::spawn({.name = "sleeper"}, [&] {
+      std::lock_guard g(slept);
+      usleep(10'000);  // parks in a hooked sleep while holding `slept` (nobody else wants it)
+    });
+    auto reader = fiber::spawn({.name = "reader"}, [&] {
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return;
+      std::thread writer([w = sv[1]] {
+        std::this_thread::sleep_for(10ms);
+        (void)!write(w, "x", 1);
+      });
+      {
+        std::lock_guard g(read_lock);
+        char c;
+        (void)!read(sv[0], &c, 1);  // parks in a hooked read while holding `read_lock`
+      }
+      writer.join();
+      close(sv[0]);
+      close(sv[1]);
     });
     auto waiter = fiber::spawn({.name = "waiter"}, [&] {
       yield_until(held);
@@ -631,6 +652,8 @@ TEST(PthreadHookLockCheckChild, DISABLED_Scenario) {
       cv.wait_for(l, 5ms);
     });
     holder.join();
+    sleeper.join();
+    reader.join();
     waiter.join();
     leaker.join();
     nested.join();
@@ -671,6 +694,10 @@ TEST(PthreadHookLockCheck, NamesFibersThatBlockWhileHoldingAMutex) {
   EXPECT_NE(out.find("weft: fiber 'holder' (id "), std::string::npos) << out;
   EXPECT_NE(out.find("blocks (parked or yielded) while holding a pthread mutex that fiber 'waiter'"), std::string::npos)
       << out;
+  EXPECT_NE(out.find("weft: fiber 'sleeper' (id "), std::string::npos) << out;
+  EXPECT_NE(out.find("blocks in a sleep while holding a pthread mutex"), std::string::npos) << out;
+  EXPECT_NE(out.find("weft: fiber 'reader' (id "), std::string::npos) << out;
+  EXPECT_NE(out.find("blocks in a blocking read while holding a pthread mutex"), std::string::npos) << out;
   EXPECT_NE(out.find("fiber 'leaker' (id "), std::string::npos) << out;
   EXPECT_NE(out.find("finishes while holding a pthread mutex"), std::string::npos) << out;
 #ifndef WEFT_UNDER_TSAN  // condition-variable waits are glibc's there
