@@ -3,8 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
 #include <cerrno>
+#include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
+#include <fiber/park.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/blocking_io.hpp>
 #include <hook/fd_table.hpp>
@@ -73,6 +74,7 @@ wait_outcome readiness_set::wait(fiber::detail::clock::time_point deadline) noex
 }
 
 wait_outcome backoff_wait(fiber::detail::clock::time_point deadline, std::chrono::nanoseconds& backoff) noexcept {
+  if (fiber::detail::current_stop_token().stop_requested()) return {false, EINTR};  // as the reactor wait does
   auto now = fiber::detail::clock::now();
   if (now >= deadline) return {true, 0};
   auto nap = deadline == fiber::detail::no_deadline ? backoff : std::min(backoff, std::chrono::nanoseconds(deadline - now));

@@ -54,6 +54,7 @@ class readiness_set {
 };
 
 // Sleeps on the worker's timer (1 ms doubling to 10 ms, capped by the deadline): the fallback.
+// A stop request on the fiber ends it with EINTR, like the reactor wait.
 wait_outcome backoff_wait(fiber::detail::clock::time_point deadline, std::chrono::nanoseconds& backoff) noexcept;
 
 // The loop every hook uses: `check()` (a zero-timeout syscall, returning >0 ready, 0 nothing, <0

@@ -59,6 +59,14 @@ inline std::error_code errc_code(std::errc e) noexcept {
 }
 // Throws std::system_error(ec, "weft: <what>") when ec is set.
 void throw_if(const std::error_code& ec, const char* what);
+// The throwing form of an std::error_code call: returns f(ec)'s result, or throws as throw_if does.
+template <class F>
+auto value_or_throw(const char* what, F&& f) {
+  std::error_code ec;
+  auto result = f(ec);
+  throw_if(ec, what);
+  return result;
+}
 }  // namespace detail
 
 }  // namespace fiber::net

@@ -60,6 +60,15 @@ class socket_base {
   socket_base(int fd, nonblocking_fd_t);
   // getsockname / getpeername of this socket as an IP endpoint.
   endpoint ip_name(bool peer, std::error_code& ec) const noexcept;
+  // The one way this layer turns new fds into sockets (defined in net/detail/socket_factory.hpp;
+  // each Socket befriends socket_base for its (fd, nonblocking_fd_t) constructor):
+  // open_socket: socket(2) with SOCK_NONBLOCK | SOCK_CLOEXEC; adopt: an fd just obtained that way
+  // (accept4). On failure the result is empty and ec says why (errno's code, or not_enough_memory
+  // when the poll_descriptor cannot be allocated — the fd is closed then).
+  template <class Socket>
+  static Socket open_socket(int family, int type, std::error_code& ec) noexcept;
+  template <class Socket>
+  static Socket adopt(int fd, std::error_code& ec) noexcept;
 
  private:
   detail::poll_descriptor* pd_ = nullptr;

@@ -54,6 +54,7 @@ class tcp_stream : public stream_socket {
 
  private:
   friend class tcp_listener;
+  friend class socket_base;  // open_socket / adopt
   tcp_stream(int fd, nonblocking_fd_t t) : stream_socket(fd, t) {}
 };
 
@@ -82,6 +83,7 @@ class tcp_listener : public socket_base {
   endpoint local_endpoint() const;
 
  private:
+  friend class socket_base;  // open_socket / adopt
   tcp_listener(int fd, nonblocking_fd_t t) : socket_base(fd, t) {}
 };
 

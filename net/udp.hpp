@@ -55,6 +55,7 @@ class udp_socket : public socket_base {
   endpoint remote_endpoint() const;
 
  private:
+  friend class socket_base;  // open_socket / adopt
   udp_socket(int fd, nonblocking_fd_t t) : socket_base(fd, t) {}
 };
 

@@ -29,6 +29,7 @@ class unix_stream : public stream_socket {
 
  private:
   friend class unix_listener;
+  friend class socket_base;  // open_socket / adopt
   unix_stream(int fd, nonblocking_fd_t t) : stream_socket(fd, t) {}
 };
 
@@ -50,6 +51,7 @@ class unix_listener : public socket_base {
   void close() noexcept;  // also unlinks the socket file
 
  private:
+  friend class socket_base;  // open_socket / adopt
   unix_listener(int fd, nonblocking_fd_t t) : socket_base(fd, t) {}
   std::string path_;
   bool owns_file_ = false;  // bind() created path_ in the filesystem; close() unlinks it once

@@ -113,10 +113,7 @@ std::size_t stream_socket::read_some(mutable_buffer buf, std::error_code& ec, de
 }
 
 std::size_t stream_socket::read_some(mutable_buffer buf, deadline d) {
-  std::error_code ec;
-  auto n = read_some(buf, ec, d);
-  detail::throw_if(ec, "read_some");
-  return n;
+  return detail::value_or_throw("read_some", [&](std::error_code& ec) { return read_some(buf, ec, d); });
 }
 
 std::size_t stream_socket::read_exact(mutable_buffer buf, std::error_code& ec, deadline d) noexcept {
@@ -135,10 +132,7 @@ std::size_t stream_socket::read_exact(mutable_buffer buf, std::error_code& ec, d
 }
 
 std::size_t stream_socket::read_exact(mutable_buffer buf, deadline d) {
-  std::error_code ec;
-  auto n = read_exact(buf, ec, d);
-  detail::throw_if(ec, "read_exact");
-  return n;
+  return detail::value_or_throw("read_exact", [&](std::error_code& ec) { return read_exact(buf, ec, d); });
 }
 
 std::size_t stream_socket::write_some(const_buffer buf, std::error_code& ec, deadline d) noexcept {
@@ -153,10 +147,7 @@ std::size_t stream_socket::write_some(const_buffer buf, std::error_code& ec, dea
 }
 
 std::size_t stream_socket::write_some(const_buffer buf, deadline d) {
-  std::error_code ec;
-  auto n = write_some(buf, ec, d);
-  detail::throw_if(ec, "write_some");
-  return n;
+  return detail::value_or_throw("write_some", [&](std::error_code& ec) { return write_some(buf, ec, d); });
 }
 
 std::size_t stream_socket::write_all(const_buffer buf, std::error_code& ec, deadline d) noexcept {
@@ -171,10 +162,7 @@ std::size_t stream_socket::write_all(const_buffer buf, std::error_code& ec, dead
 }
 
 std::size_t stream_socket::write_all(const_buffer buf, deadline d) {
-  std::error_code ec;
-  auto n = write_all(buf, ec, d);
-  detail::throw_if(ec, "write_all");
-  return n;
+  return detail::value_or_throw("write_all", [&](std::error_code& ec) { return write_all(buf, ec, d); });
 }
 
 namespace {
@@ -198,10 +186,7 @@ std::size_t stream_socket::readv(std::span<const mutable_buffer> bufs, std::erro
 }
 
 std::size_t stream_socket::readv(std::span<const mutable_buffer> bufs, deadline d) {
-  std::error_code ec;
-  auto n = readv(bufs, ec, d);
-  detail::throw_if(ec, "readv");
-  return n;
+  return detail::value_or_throw("readv", [&](std::error_code& ec) { return readv(bufs, ec, d); });
 }
 
 std::size_t stream_socket::writev(std::span<const const_buffer> bufs, std::error_code& ec, deadline d) noexcept {
@@ -232,10 +217,7 @@ std::size_t stream_socket::writev(std::span<const const_buffer> bufs, std::error
 }
 
 std::size_t stream_socket::writev(std::span<const const_buffer> bufs, deadline d) {
-  std::error_code ec;
-  auto n = writev(bufs, ec, d);
-  detail::throw_if(ec, "writev");
-  return n;
+  return detail::value_or_throw("writev", [&](std::error_code& ec) { return writev(bufs, ec, d); });
 }
 
 void stream_socket::shutdown(shutdown_mode how, std::error_code& ec) noexcept {

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <net/detail/io_loop.hpp>
 #include <net/detail/poll_descriptor.hpp>
+#include <net/detail/socket_factory.hpp>
 #include <net/resolve.hpp>
 #include <net/tcp.hpp>
 #include <string>
@@ -14,22 +15,11 @@
 namespace fiber::net {
 
 tcp_stream tcp_stream::connect(const endpoint& to, std::error_code& ec, deadline d) noexcept {
-  ec.clear();
-  int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = detail::errno_code(errno);
-    return {};
-  }
-  try {
-    tcp_stream s(fd, nonblocking_fd_t{});
-    ec = detail::connect_socket(s.pd(), to.data(), to.size(), d.when());
-    if (ec) return {};
-    return s;
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
-  }
+  auto s = open_socket<tcp_stream>(to.family(), SOCK_STREAM, ec);
+  if (ec) return {};
+  ec = detail::connect_socket(s.pd(), to.data(), to.size(), d.when());
+  if (ec) return {};
+  return s;
 }
 
 tcp_stream tcp_stream::connect(const endpoint& to, deadline d) {
@@ -87,44 +77,27 @@ bool tcp_stream::keep_alive() const {
 }
 
 endpoint tcp_stream::local_endpoint() const {
-  std::error_code ec;
-  auto e = local_endpoint(ec);
-  detail::throw_if(ec, "tcp_stream::local_endpoint");
-  return e;
+  return detail::value_or_throw("tcp_stream::local_endpoint", [&](std::error_code& ec) { return local_endpoint(ec); });
 }
 
 endpoint tcp_stream::remote_endpoint() const {
-  std::error_code ec;
-  auto e = remote_endpoint(ec);
-  detail::throw_if(ec, "tcp_stream::remote_endpoint");
-  return e;
+  return detail::value_or_throw("tcp_stream::remote_endpoint", [&](std::error_code& ec) { return remote_endpoint(ec); });
 }
 
 // ---- listener
 
 tcp_listener tcp_listener::bind(const endpoint& at, const listen_options& opts, std::error_code& ec) noexcept {
-  ec.clear();
-  int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = detail::errno_code(errno);
-    return {};
-  }
-  int one = 1;
+  auto l = open_socket<tcp_listener>(at.family(), SOCK_STREAM, ec);
+  if (ec) return {};
+  const int fd = l.native_handle(), one = 1;
   if ((opts.reuse_address && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) ||
       (opts.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
       (at.is_v6() && opts.v6_only && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
       ::bind(fd, at.data(), at.size()) < 0 || ::listen(fd, opts.backlog) < 0) {
     ec = detail::errno_code(errno);
-    ::close(fd);
-    return {};
+    return {};  // l closes the fd
   }
-  try {
-    return tcp_listener(fd, nonblocking_fd_t{});
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
-  }
+  return l;
 }
 
 tcp_listener tcp_listener::bind(const endpoint& at, const listen_options& opts) {
@@ -165,27 +138,15 @@ tcp_listener tcp_listener::bind(std::string_view host_port, const listen_options
 tcp_stream tcp_listener::accept(std::error_code& ec, deadline d) noexcept {
   int fd = detail::accept_socket(pd(), d.when(), ec);
   if (fd < 0) return {};
-  try {
-    return tcp_stream(fd, tcp_stream::nonblocking_fd_t{});
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
-  }
+  return adopt<tcp_stream>(fd, ec);
 }
 
 tcp_stream tcp_listener::accept(deadline d) {
-  std::error_code ec;
-  auto s = accept(ec, d);
-  detail::throw_if(ec, "tcp_listener::accept");
-  return s;
+  return detail::value_or_throw("tcp_listener::accept", [&](std::error_code& ec) { return accept(ec, d); });
 }
 
 endpoint tcp_listener::local_endpoint() const {
-  std::error_code ec;
-  auto e = local_endpoint(ec);
-  detail::throw_if(ec, "tcp_listener::local_endpoint");
-  return e;
+  return detail::value_or_throw("tcp_listener::local_endpoint", [&](std::error_code& ec) { return local_endpoint(ec); });
 }
 
 }  // namespace fiber::net

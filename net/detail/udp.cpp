@@ -4,31 +4,17 @@
 
 #include <net/detail/io_loop.hpp>
 #include <net/detail/poll_descriptor.hpp>
+#include <net/detail/socket_factory.hpp>
 #include <net/udp.hpp>
 
 namespace fiber::net {
 
 udp_socket udp_socket::open(int family, std::error_code& ec) noexcept {
-  ec.clear();
-  int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = detail::errno_code(errno);
-    return {};
-  }
-  try {
-    return udp_socket(fd, nonblocking_fd_t{});
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
-  }
+  return open_socket<udp_socket>(family, SOCK_DGRAM, ec);
 }
 
 udp_socket udp_socket::open(int family) {
-  std::error_code ec;
-  auto s = open(family, ec);
-  detail::throw_if(ec, "udp_socket::open");
-  return s;
+  return detail::value_or_throw("udp_socket::open", [&](std::error_code& ec) { return open(family, ec); });
 }
 
 udp_socket udp_socket::bind(const endpoint& at, const udp_options& opts, std::error_code& ec) noexcept {
@@ -80,10 +66,7 @@ std::size_t udp_socket::send_to(const_buffer buf, const endpoint& to, std::error
 }
 
 std::size_t udp_socket::send_to(const_buffer buf, const endpoint& to, deadline d) {
-  std::error_code ec;
-  auto n = send_to(buf, to, ec, d);
-  detail::throw_if(ec, "udp_socket::send_to");
-  return n;
+  return detail::value_or_throw("udp_socket::send_to", [&](std::error_code& ec) { return send_to(buf, to, ec, d); });
 }
 
 std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, std::error_code& ec, deadline d) noexcept {
@@ -99,10 +82,7 @@ std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, std::error
 }
 
 std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, deadline d) {
-  std::error_code ec;
-  auto n = recv_from(buf, from, ec, d);
-  detail::throw_if(ec, "udp_socket::recv_from");
-  return n;
+  return detail::value_or_throw("udp_socket::recv_from", [&](std::error_code& ec) { return recv_from(buf, from, ec, d); });
 }
 
 std::size_t udp_socket::send(const_buffer buf, std::error_code& ec, deadline d) noexcept {
@@ -112,10 +92,7 @@ std::size_t udp_socket::send(const_buffer buf, std::error_code& ec, deadline d) 
 }
 
 std::size_t udp_socket::send(const_buffer buf, deadline d) {
-  std::error_code ec;
-  auto n = send(buf, ec, d);
-  detail::throw_if(ec, "udp_socket::send");
-  return n;
+  return detail::value_or_throw("udp_socket::send", [&](std::error_code& ec) { return send(buf, ec, d); });
 }
 
 std::size_t udp_socket::recv(mutable_buffer buf, std::error_code& ec, deadline d) noexcept {
@@ -125,24 +102,15 @@ std::size_t udp_socket::recv(mutable_buffer buf, std::error_code& ec, deadline d
 }
 
 std::size_t udp_socket::recv(mutable_buffer buf, deadline d) {
-  std::error_code ec;
-  auto n = recv(buf, ec, d);
-  detail::throw_if(ec, "udp_socket::recv");
-  return n;
+  return detail::value_or_throw("udp_socket::recv", [&](std::error_code& ec) { return recv(buf, ec, d); });
 }
 
 endpoint udp_socket::local_endpoint() const {
-  std::error_code ec;
-  auto e = local_endpoint(ec);
-  detail::throw_if(ec, "udp_socket::local_endpoint");
-  return e;
+  return detail::value_or_throw("udp_socket::local_endpoint", [&](std::error_code& ec) { return local_endpoint(ec); });
 }
 
 endpoint udp_socket::remote_endpoint() const {
-  std::error_code ec;
-  auto e = remote_endpoint(ec);
-  detail::throw_if(ec, "udp_socket::remote_endpoint");
-  return e;
+  return detail::value_or_throw("udp_socket::remote_endpoint", [&](std::error_code& ec) { return remote_endpoint(ec); });
 }
 
 }  // namespace fiber::net

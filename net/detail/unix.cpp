@@ -6,6 +6,7 @@
 #include <cstring>
 #include <net/detail/io_loop.hpp>
 #include <net/detail/poll_descriptor.hpp>
+#include <net/detail/socket_factory.hpp>
 #include <net/unix.hpp>
 
 namespace fiber::net {
@@ -34,21 +35,11 @@ unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, dea
   sockaddr_un sa;
   socklen_t len;
   if (!make_address(path, sa, len, ec)) return {};
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = detail::errno_code(errno);
-    return {};
-  }
-  try {
-    unix_stream s(fd, nonblocking_fd_t{});
-    ec = detail::connect_socket(s.pd(), reinterpret_cast<sockaddr*>(&sa), len, d.when());
-    if (ec) return {};
-    return s;
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
-  }
+  auto s = open_socket<unix_stream>(AF_UNIX, SOCK_STREAM, ec);
+  if (ec) return {};
+  ec = detail::connect_socket(s.pd(), reinterpret_cast<sockaddr*>(&sa), len, d.when());
+  if (ec) return {};
+  return s;
 }
 
 unix_stream unix_stream::connect(std::string_view path, deadline d) {
@@ -89,26 +80,21 @@ unix_listener unix_listener::bind(std::string_view path, std::error_code& ec, in
   sockaddr_un sa;
   socklen_t len;
   if (!make_address(path, sa, len, ec)) return {};
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = detail::errno_code(errno);
-    return {};
-  }
+  auto l = open_socket<unix_listener>(AF_UNIX, SOCK_STREAM, ec);
+  if (ec) return {};
+  const int fd = l.native_handle();
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0 || ::listen(fd, backlog) < 0) {
     ec = detail::errno_code(errno);
-    ::close(fd);
-    return {};
+    return {};  // l closes the fd
   }
   try {
-    unix_listener l(fd, nonblocking_fd_t{});
     l.path_.assign(path);
-    l.owns_file_ = path[0] != '@';
-    return l;
   } catch (const std::bad_alloc&) {
-    ::close(fd);
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }
+  l.owns_file_ = path[0] != '@';
+  return l;
 }
 
 unix_listener unix_listener::bind(std::string_view path, int backlog) {
@@ -121,20 +107,11 @@ unix_listener unix_listener::bind(std::string_view path, int backlog) {
 unix_stream unix_listener::accept(std::error_code& ec, deadline d) noexcept {
   int fd = detail::accept_socket(pd(), d.when(), ec);
   if (fd < 0) return {};
-  try {
-    return unix_stream(fd, unix_stream::nonblocking_fd_t{});
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
-  }
+  return adopt<unix_stream>(fd, ec);
 }
 
 unix_stream unix_listener::accept(deadline d) {
-  std::error_code ec;
-  auto s = accept(ec, d);
-  detail::throw_if(ec, "unix_listener::accept");
-  return s;
+  return detail::value_or_throw("unix_listener::accept", [&](std::error_code& ec) { return accept(ec, d); });
 }
 
 }  // namespace fiber::net

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -18,6 +19,9 @@
 #include <fiber/fiber.hpp>
 #include <thread>
 #include <vector>
+#include "../one_worker.hpp"
+
+using weft_test::one_worker;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -27,12 +31,6 @@ namespace {
 constexpr int N = 8;
 constexpr auto wait_time = 200ms;
 
-// One worker for the whole program, never destroyed: descriptors registered with its reactor may be
-// closed after a test's fibers are gone (a runtime must outlive the descriptors its workers watch).
-fiber::runtime& one_worker() {
-  static auto* rt = new fiber::runtime({.workers = 1});
-  return *rt;
-}
 
 template <class Body>
 std::chrono::milliseconds overlap(Body body) {
@@ -123,6 +121,53 @@ TEST(HookOverlap, PollAndEpollWaitsParkUntilAnotherFiberWrites) {
     close(sv[i][1]);
     close(ep[i]);
   }
+}
+
+TEST(HookOverlap, StopRequestEndsPollSelectAndEpollWaitsWithEintr) {
+  // Fibers parked with no timeout in poll (one fd: its own reactor registration; two fds: the
+  // private epoll), select and epoll_wait on sockets that never become ready; a stop request on
+  // each fiber ends its wait with -1/EINTR.
+  int sv[2], sv2[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2), 0);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev), 0);
+  std::atomic<int> eintr{0}, started{0};
+  auto& rt = one_worker();
+  rt.run([&] {
+    auto wait_in = [&](int kind) {
+      return fiber::spawn([&, kind] {
+        ++started;
+        int r = -2;
+        if (kind == 0) {
+          pollfd p{sv[0], POLLIN, 0};
+          r = poll(&p, 1, -1);
+        } else if (kind == 1) {
+          pollfd p[2] = {{sv[0], POLLIN, 0}, {sv2[0], POLLIN, 0}};
+          r = poll(p, 2, -1);
+        } else if (kind == 2) {
+          fd_set rs;
+          FD_ZERO(&rs);
+          FD_SET(sv[0], &rs);
+          r = select(sv[0] + 1, &rs, nullptr, nullptr, nullptr);
+        } else {
+          epoll_event out{};
+          r = epoll_wait(ep, &out, 1, -1);
+        }
+        if (r == -1 && errno == EINTR) ++eintr;
+      });
+    };
+    std::vector<fiber::join_handle<void>> hs;
+    for (int kind = 0; kind < 4; ++kind) hs.push_back(wait_in(kind));
+    while (started.load() < 4) fiber::this_fiber::yield();
+    usleep(50'000);  // all four are parked now
+    for (auto& h : hs) h.request_stop();
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_EQ(eintr.load(), 4);
+  for (int fd : {sv[0], sv[1], sv2[0], sv2[1], ep}) close(fd);
 }
 
 TEST(HookOverlap, TimeoutsOverlapOnOneWorker) {

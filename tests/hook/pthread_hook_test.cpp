@@ -27,6 +27,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "../one_worker.hpp"
+
+using weft_test::one_worker;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -52,11 +55,6 @@ extern char** environ;
 
 namespace {
 
-// Never destroyed (like the overlap test's): fibers parked on it may outlive a failing test.
-fiber::runtime& one_worker() {
-  static auto* rt = new fiber::runtime({.workers = 1});
-  return *rt;
-}
 
 fiber::runtime& two_workers() {
   static auto* rt = new fiber::runtime({.workers = 2});

@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "servers_env.hpp"
+#include "../one_worker.hpp"
+
+using weft_test::one_worker;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -55,10 +58,6 @@ response get(CURL* h, const std::string& url) {
 
 std::string base_url() { return "http://127.0.0.1:" + std::to_string(weft_test::server_port("HTTP_PORT")); }
 
-fiber::runtime& one_worker() {
-  static auto* rt = new fiber::runtime({.workers = 1});
-  return *rt;
-}
 
 class Curl : public ::testing::Test {
  protected:

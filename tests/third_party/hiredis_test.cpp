@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "servers_env.hpp"
+#include "../one_worker.hpp"
+
+using weft_test::one_worker;
 
 using namespace std::chrono_literals;
 
@@ -65,12 +68,6 @@ constexpr bool under_tsan = true;
 constexpr bool under_tsan = false;
 #endif
 
-// One worker, created once and never destroyed (sockets registered with its reactor may be closed
-// after the fibers that used them are gone).
-fiber::runtime& one_worker() {
-  static auto* rt = new fiber::runtime({.workers = 1});
-  return *rt;
-}
 
 }  // namespace
 
