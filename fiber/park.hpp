@@ -16,6 +16,8 @@
 // reason park() returns: a waker that loses must assume its wake-up was not delivered.
 #pragma once
 
+#include <fiber/detail/deadline.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <stop_token>
@@ -32,8 +34,6 @@ struct park_token {
   explicit operator bool() const noexcept { return who != nullptr; }
 };
 
-using clock = std::chrono::steady_clock;
-
 // Step 1: returns the calling fiber's (or OS thread's) token for its next park.
 park_token prepare_park() noexcept;
 
@@ -45,6 +45,25 @@ wake_reason park_until(park_token token, clock::time_point deadline, const std::
 // Wakes the parker if `token` is still its current park. True iff this call delivered the wake-up.
 bool unpark(park_token token, wake_reason why = wake_reason::notified) noexcept;
 
+// Called by every try_ operation that failed without waiting (try_lock, try_acquire, try_wait,
+// a zero-timeout wait): after several failures in a row without a switch in between, the calling
+// fiber yields, so `while (!m.try_lock()) {}` lets the fiber that would release it run. On an OS
+// thread it yields the thread now and then.
+void note_failed_try() noexcept;
+
+// Who holds a lock (the calling fiber, or the calling OS thread's parker) and where it runs: lock
+// waiters spin only while the holder is on a CPU (running on another worker), never against a
+// fiber that is switched out.
+struct holder {
+  static constexpr std::uint32_t no_cpu = ~std::uint32_t{0};
+  const void* who = nullptr;
+  std::uint32_t cpu = no_cpu;  // the worker's slot; no_cpu for OS threads
+};
+holder current_holder() noexcept;
+// True when spinning for this holder may pay off: it runs on another worker right now (or is an
+// OS thread, which cannot be told) and the caller's own worker has nothing else ready to run.
+bool holder_running_elsewhere(const void* who, std::uint32_t cpu) noexcept;
+
 // True when the caller runs on a fiber (false on main or a plain thread).
 bool in_fiber() noexcept;
 
@@ -53,7 +72,5 @@ std::stop_token current_stop_token() noexcept;
 
 // Name of the calling fiber or thread for diagnostics: "fiber 'conn-7' (id 12)" / "thread".
 const char* current_name_for_diagnostics() noexcept;
-
-constexpr clock::time_point no_deadline = clock::time_point::max();
 
 }  // namespace fiber::detail

@@ -24,8 +24,10 @@ class runtime_core;
 }
 
 struct runtime_options {
+  static constexpr std::size_t default_stack_size = 128 * 1024;  // bytes, when stack_size is 0
+
   unsigned workers = 0;              // 0: one per usable CPU
-  std::size_t stack_size = 0;        // default stack for fibers of this runtime; 0: 128 KiB
+  std::size_t stack_size = 0;        // default stack for fibers of this runtime; 0: default_stack_size
   bool pin_workers = false;          // pin worker i to the i-th CPU of the affinity mask
   unsigned watchdog_ms = 0;          // > 0: report fibers holding a worker longer (see watchdog.hpp);
                                      // 0: the environment variable WEFT_WATCHDOG_MS, else off

@@ -7,8 +7,10 @@
 //   w.request_stop(); w.join();
 //
 // Semantics:
-//   - f and args are decay-copied (as std::thread does) and invoked with rvalues on a new fiber.
-//     If f is invocable with a std::stop_token first, it receives the fiber's own token.
+//   - f and args are decay-copied exactly as std::thread copies them (one move or copy each, in the
+//     caller; std::ref / std::cref arguments stay reference_wrappers, so a function taking T& gets
+//     the referenced object) and invoked once, with rvalues, on a new fiber. If f is invocable with
+//     a std::stop_token first, it receives the fiber's own token.
 //   - join() parks the calling fiber, or blocks the calling OS thread, until f returns; it returns
 //     f's result or rethrows its exception. Dropping a joinable handle detaches the fiber.
 //   - A detached fiber whose f throws ends the process (std::terminate) after printing the
@@ -24,20 +26,18 @@
 #include <fiber/runtime.hpp>
 
 #include <cstddef>
-#include <functional>
 #include <new>
 #include <stop_token>
 #include <string>
 #include <system_error>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace fiber {
 
 struct spawn_options {
-  std::string name;             // shown in diagnostics (stack overflow, uncaught exceptions)
-  std::size_t stack_size = 0;   // bytes; 0: the runtime's default (128 KiB)
+  std::string name;            // shown in diagnostics (stack overflow, uncaught exceptions)
+  std::size_t stack_size = 0;  // bytes; 0: the runtime's default (runtime_options::stack_size)
 };
 
 template <class R>
@@ -90,13 +90,7 @@ class join_handle {
   std::stop_source get_stop_source() noexcept { return f_ ? f_->stop_source() : std::stop_source(std::nostopstate); }
 
   // True once the fiber has finished (join() will not wait).
-  bool is_finished() const noexcept {
-    if (!f_) return false;
-    f_->join_lock.lock();
-    bool done = f_->finished;
-    f_->join_lock.unlock();
-    return done;
-  }
+  bool is_finished() const noexcept { return f_ && detail::is_finished(f_); }
 
  private:
   detail::fiber_result<R>* f_ = nullptr;
@@ -104,50 +98,36 @@ class join_handle {
 
 namespace detail {
 
-// Decay-copies f and args into one callable; passes the fiber's stop token when f takes one.
-template <class F, class... Args>
-auto bind_entry(F&& f, Args&&... args) {
-  using Fn = std::decay_t<F>;
-  if constexpr (std::is_invocable_v<Fn, std::stop_token, std::decay_t<Args>...>) {
-    return [fn = Fn(std::forward<F>(f)), tup = std::make_tuple(std::forward<Args>(args)...)]() mutable -> decltype(auto) {
-      return std::apply(
-          [&](auto&... a) -> decltype(auto) { return std::invoke(std::move(fn), current_stop_token(), std::move(a)...); },
-          tup);
-    };
-  } else {
-    static_assert(std::is_invocable_v<Fn, std::decay_t<Args>...>,
-                  "weft: spawn: the callable cannot be invoked with these arguments");
-    return [fn = Fn(std::forward<F>(f)), tup = std::make_tuple(std::forward<Args>(args)...)]() mutable -> decltype(auto) {
-      return std::apply([&](auto&... a) -> decltype(auto) { return std::invoke(std::move(fn), std::move(a)...); }, tup);
-    };
-  }
-}
-
-template <class Entry>
-auto spawn_entry(runtime_core* rt, spawn_options&& opts, Entry&& entry) {
-  using Fn = std::decay_t<Entry>;
-  using R = std::invoke_result_t<Fn&>;
-  using task = fiber_task<Fn, R>;
-  spawn_request req{std::move(opts.name), opts.stack_size, rt};
-  stack_slot* slot = nullptr;
-  runtime_core* target = nullptr;
-  void* mem = allocate_fiber_block(req, sizeof(task), alignof(task), slot, target);
+// Constructs Entry(a...) in place at the top of a new fiber's stack and starts it. The only copy
+// of the user's callable and arguments is the one Entry's constructor makes.
+template <class Entry, class... A>
+auto spawn_in_place(runtime_core* rt, spawn_options&& opts, on_uncaught policy, A&&... a) {
+  using R = std::invoke_result_t<Entry&>;
+  using task = fiber_task<Entry, R>;
+  const fiber_block block = reserve_fiber_block(rt, opts.stack_size, sizeof(task), alignof(task));
   task* t;
   try {
-    t = ::new (mem) task(std::forward<Entry>(entry));
+    t = ::new (block.mem) task(std::in_place, std::forward<A>(a)...);
   } catch (...) {
-    return_unused_slot(slot);
+    discard_fiber_block(block);
     throw;
   }
-  launch(t, slot, target, req);
+  launch(t, block, std::move(opts.name), policy);
   return join_handle<R>(t);
+}
+
+template <class F, class... Args>
+auto spawn_call(runtime_core* rt, spawn_options&& opts, on_uncaught policy, F&& f, Args&&... args) {
+  return spawn_in_place<stoppable_call_for<F, Args...>>(rt, std::move(opts), policy, std::forward<F>(f),
+                                                    std::forward<Args>(args)...);
 }
 
 }  // namespace detail
 
 template <class F, class... Args>
 auto spawn(spawn_options options, F&& f, Args&&... args) {
-  return detail::spawn_entry(nullptr, std::move(options), detail::bind_entry(std::forward<F>(f), std::forward<Args>(args)...));
+  return detail::spawn_call(nullptr, std::move(options), detail::on_uncaught::report_to_joiner, std::forward<F>(f),
+                            std::forward<Args>(args)...);
 }
 
 template <class F, class... Args>
@@ -165,7 +145,8 @@ auto run(F&& f, Args&&... args) {
 
 template <class F, class... Args>
 auto runtime::spawn(F&& f, Args&&... args) {
-  return detail::spawn_entry(core_.get(), spawn_options{}, detail::bind_entry(std::forward<F>(f), std::forward<Args>(args)...));
+  return detail::spawn_call(core_.get(), spawn_options{}, detail::on_uncaught::report_to_joiner, std::forward<F>(f),
+                            std::forward<Args>(args)...);
 }
 
 template <class F, class... Args>

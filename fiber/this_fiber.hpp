@@ -25,19 +25,17 @@ fiber_id get_id() noexcept;
 
 template <class Clock, class Duration>
 void sleep_until(const std::chrono::time_point<Clock, Duration>& t) {
-  if constexpr (std::is_same_v<Clock, detail::clock>) {
-    detail::sleep_until_steady(std::chrono::time_point_cast<detail::clock::duration>(t));
-  } else {
-    // Other clocks may jump: sleep in steady slices until that clock says the time has come.
-    for (auto now = Clock::now(); now < t; now = Clock::now())
-      detail::sleep_until_steady(detail::clock::now() + std::chrono::ceil<detail::clock::duration>(t - now));
-  }
+  // Other clocks may run at another rate or jump: sleep in steady slices until that clock says so.
+  detail::wait_until_clock(t, [](detail::clock::time_point deadline) {
+    detail::sleep_until_steady(deadline);
+    return false;
+  });
 }
 
 template <class Rep, class Period>
 void sleep_for(const std::chrono::duration<Rep, Period>& d) {
-  if (d <= d.zero()) return;
-  detail::sleep_until_steady(detail::clock::now() + std::chrono::ceil<detail::clock::duration>(d));
+  if (!(d > d.zero())) return;
+  detail::sleep_until_steady(detail::deadline_after(d));  // minutes::max() sleeps forever
 }
 
 }  // namespace this_fiber

@@ -21,17 +21,12 @@
 namespace fiber {
 
 namespace detail {
-[[noreturn]] void terminate_with_uncaught(std::exception_ptr e) noexcept;
-
-template <class Fn>
-auto terminate_on_throw(Fn fn) {
-  return [fn = std::move(fn)]() mutable {
-    try {
-      fn();
-    } catch (...) {
-      terminate_with_uncaught(std::current_exception());
-    }
-  };
+// Spawns what fiber::thread and fiber::jthread run: the decay-copied call (jthread offers its stop
+// token, thread never does), its result discarded, an escaping exception ending the process.
+template <class Call, class F, class... Args>
+join_handle<void> spawn_thread(F&& f, Args&&... args) {
+  return spawn_in_place<discard_result<Call>>(nullptr, spawn_options{}, on_uncaught::terminate, std::forward<F>(f),
+                                              std::forward<Args>(args)...);
 }
 }  // namespace detail
 
@@ -43,8 +38,7 @@ class thread {
   template <class F, class... Args>
     requires(!std::is_same_v<std::remove_cvref_t<F>, thread>)
   explicit thread(F&& f, Args&&... args)
-      : h_(detail::spawn_entry(nullptr, spawn_options{},
-                               detail::terminate_on_throw(detail::bind_entry(std::forward<F>(f), std::forward<Args>(args)...)))) {}
+      : h_(detail::spawn_thread<detail::bound_call_for<F, Args...>>(std::forward<F>(f), std::forward<Args>(args)...)) {}
   ~thread() {
     if (joinable()) std::terminate();
   }
@@ -78,8 +72,8 @@ class jthread {
   template <class F, class... Args>
     requires(!std::is_same_v<std::remove_cvref_t<F>, jthread>)
   explicit jthread(F&& f, Args&&... args)
-      : h_(detail::spawn_entry(nullptr, spawn_options{},
-                               detail::terminate_on_throw(detail::bind_entry(std::forward<F>(f), std::forward<Args>(args)...)))),
+      : h_(detail::spawn_thread<detail::stoppable_call_for<F, Args...>>(std::forward<F>(f),
+                                                                        std::forward<Args>(args)...)),
         stop_(h_.get_stop_source()) {}
   ~jthread() {
     if (joinable()) {

@@ -11,7 +11,7 @@
 #pragma once
 
 #include <chrono>
-#include <fiber/park.hpp>
+#include <fiber/detail/deadline.hpp>
 
 namespace fiber::net {
 
@@ -33,13 +33,7 @@ class deadline {
  private:
   template <class Rep, class Period>
   static clock::time_point from_now(std::chrono::duration<Rep, Period> d) noexcept {
-    using namespace std::chrono;
-    auto now = clock::now();
-    // Saturate instead of overflowing for huge timeouts (e.g. hours::max()).
-    if (duration<double>(d).count() >= duration<double>(clock::time_point::max() - now).count())
-      return fiber::detail::no_deadline;
-    if (d <= d.zero()) return now;
-    return now + ceil<clock::duration>(d);
+    return fiber::detail::deadline_after(d);  // saturating: hours::max() is no deadline
   }
   clock::time_point when_ = fiber::detail::no_deadline;
 };

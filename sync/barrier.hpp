@@ -4,7 +4,7 @@
 //   for (int i = 0; i < n; ++i)
 //     fiber::spawn([&] { for (int step = 0; step < 10; ++step) { work(step); sync.arrive_and_wait(); } });
 //
-// Same interface and semantics as std::barrier: arrive(n) -> arrival_token, wait(token),
+// Same interface and semantics as std::barrier (constexpr constructor): arrive(n) -> arrival_token, wait(token),
 // arrive_and_wait(), arrive_and_drop(). When the last expected arrival of a phase comes in, that
 // caller runs the completion function, then the phase advances and every waiter of the phase is
 // released together. Waiting parks a fiber or blocks a plain OS thread.
@@ -46,7 +46,7 @@ class barrier {
 
   static constexpr std::ptrdiff_t max() noexcept { return std::numeric_limits<std::ptrdiff_t>::max(); }
 
-  explicit barrier(std::ptrdiff_t expected, CompletionFunction f = CompletionFunction())
+  constexpr explicit barrier(std::ptrdiff_t expected, CompletionFunction f = CompletionFunction())
       : completion_(std::move(f)), expected_(expected), remaining_(expected) {}
   barrier(const barrier&) = delete;
   barrier& operator=(const barrier&) = delete;

@@ -123,21 +123,26 @@ class channel {
   }
   template <class Rep, class Period>
   channel_status send_for(T&& value, const std::chrono::duration<Rep, Period>& d) {
-    return send_steady(value, detail::steady_after(d));
+    return send_steady(value, detail::deadline_after(d));
   }
   template <class Rep, class Period>
   channel_status send_for(const T& value, const std::chrono::duration<Rep, Period>& d) {
     T copy(value);
-    return send_steady(copy, detail::steady_after(d));
+    return send_steady(copy, detail::deadline_after(d));
   }
   template <class Clock, class Duration>
   channel_status send_until(T&& value, const std::chrono::time_point<Clock, Duration>& t) {
-    return send_steady(value, detail::to_steady(t));
+    channel_status st = channel_status::timeout;
+    detail::wait_until_clock(t, [&](detail::clock::time_point dl) {
+      st = send_steady(value, dl);
+      return st != channel_status::timeout;
+    });
+    return st;
   }
   template <class Clock, class Duration>
   channel_status send_until(const T& value, const std::chrono::time_point<Clock, Duration>& t) {
     T copy(value);
-    return send_steady(copy, detail::to_steady(t));
+    return send_until(std::move(copy), t);
   }
 
   // ---- receive
@@ -151,11 +156,16 @@ class channel {
   }
   template <class Rep, class Period>
   std::optional<T> recv_for(const std::chrono::duration<Rep, Period>& d) {
-    return recv_steady(detail::steady_after(d));
+    return recv_steady(detail::deadline_after(d));
   }
   template <class Clock, class Duration>
   std::optional<T> recv_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return recv_steady(detail::to_steady(t));
+    std::optional<T> out;
+    detail::wait_until_clock(t, [&](detail::clock::time_point dl) {
+      out = recv_steady(dl);
+      return out.has_value() || is_closed();
+    });
+    return out;
   }
 
   // ---- state

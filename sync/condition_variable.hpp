@@ -44,11 +44,14 @@ class condition_variable_any {
   void wait(Lock& lock, Pred pred) {
     while (!pred()) wait(lock);
   }
+  // Ends only when `t`'s own clock has reached t (a wait on system_clock or a user clock is
+  // re-armed after a steady-clock timeout that came too early).
   template <class Lock, class Clock, class Duration>
   cv_status wait_until(Lock& lock, const std::chrono::time_point<Clock, Duration>& t) {
-    auto why = wait_steady(lock, detail::to_steady(t), nullptr);
-    if (why == detail::wake_reason::timeout) return cv_status::timeout;
-    return Clock::now() < t ? cv_status::no_timeout : cv_status::timeout;
+    const bool notified = detail::wait_until_clock(t, [&](detail::clock::time_point deadline) {
+      return wait_steady(lock, deadline, nullptr) != detail::wake_reason::timeout;
+    });
+    return notified ? cv_status::no_timeout : cv_status::timeout;
   }
   template <class Lock, class Clock, class Duration, class Pred>
   bool wait_until(Lock& lock, const std::chrono::time_point<Clock, Duration>& t, Pred pred) {
@@ -58,12 +61,12 @@ class condition_variable_any {
   }
   template <class Lock, class Rep, class Period>
   cv_status wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d) {
-    return wait_steady(lock, detail::steady_after(d), nullptr) == detail::wake_reason::timeout ? cv_status::timeout
-                                                                                               : cv_status::no_timeout;
+    return wait_steady(lock, detail::deadline_after(d), nullptr) == detail::wake_reason::timeout ? cv_status::timeout
+                                                                                                 : cv_status::no_timeout;
   }
   template <class Lock, class Rep, class Period, class Pred>
   bool wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d, Pred pred) {
-    return wait_until(lock, detail::steady_after(d), std::move(pred));
+    return wait_until(lock, detail::deadline_after(d), std::move(pred));
   }
 
   // C++20 interruptible waits: return when pred() holds or a stop is requested on `stop`.
@@ -77,16 +80,16 @@ class condition_variable_any {
   }
   template <class Lock, class Clock, class Duration, class Pred>
   bool wait_until(Lock& lock, std::stop_token stop, const std::chrono::time_point<Clock, Duration>& t, Pred pred) {
-    const auto deadline = detail::to_steady(t);
     while (!stop.stop_requested()) {
       if (pred()) return true;
-      if (wait_steady(lock, deadline, &stop) == detail::wake_reason::timeout) return pred();
+      if (wait_steady(lock, detail::deadline_at(t), &stop) == detail::wake_reason::timeout && detail::reached(t))
+        return pred();
     }
     return pred();
   }
   template <class Lock, class Rep, class Period, class Pred>
   bool wait_for(Lock& lock, std::stop_token stop, const std::chrono::duration<Rep, Period>& d, Pred pred) {
-    return wait_until(lock, std::move(stop), detail::steady_after(d), std::move(pred));
+    return wait_until(lock, std::move(stop), detail::deadline_after(d), std::move(pred));
   }
 
  private:

@@ -7,10 +7,14 @@
 // Same interface and semantics as the std:: twins; the differences: a contended lock() parks the
 // calling fiber (its worker runs other fibers) or blocks a plain OS thread, in any mix; the
 // uncontended lock()/unlock() is one atomic CAS each, with no syscall and no allocation.
-// Fairness: strict FIFO hand-off. unlock() with waiters passes ownership to the oldest waiter
-// directly, so no waiter starves and no newcomer barges in (the cost: every contended unlock
-// switches to the waiter — a convoy under heavy contention, as in any fair lock).
-// Timed forms convert other clocks to steady_clock at the call.
+// Fairness (Go's sync.Mutex design, see detail/mutex_core.hpp): a free lock goes to whoever asks
+// first — unlock() wakes the oldest waiter to compete rather than reserving the lock for it, so
+// try_lock (and std::lock's back-off loop) succeeds whenever the lock is free. A waiter that has
+// waited over 1 ms switches the mutex to FIFO hand-off until the queue drains, so none starves.
+// Contended waiters spin briefly only while the holder runs on another worker.
+// try_lock that fails several times in a row on a fiber yields it, so a polling loop lets the
+// holder run. Timed forms: try_lock_for measures on steady_clock; try_lock_until(t) fails only
+// once t's own clock has reached t; extreme values saturate (time_point::min() is a try).
 // Misuse: unlock() by a fiber/thread that does not own the lock, or destroying a locked mutex,
 // aborts with a message naming the type and the caller in debug builds (!NDEBUG); the
 // recursive types always check (they track the owner anyway). Do not hold a std::mutex across a
@@ -27,8 +31,8 @@ namespace fiber {
 
 namespace detail {
 
-// Shared body of mutex and timed_mutex: the lock word plus the owner kept for misuse checks.
-// The owner field exists in every build so the layout never depends on NDEBUG.
+// Shared body of mutex and timed_mutex: the lock word, which also records its holder (for spin
+// decisions, misuse checks and diagnostics).
 template <const char* Name>
 class basic_mutex {
  public:
@@ -41,40 +45,22 @@ class basic_mutex {
 #endif
   }
 
-  void lock() {
-    core_.lock();
-    note_owner();
-  }
-  bool try_lock() noexcept {
-    if (!core_.try_lock()) return false;
-    note_owner();
-    return true;
-  }
+  void lock() { core_.lock(); }
+  bool try_lock() noexcept { return core_.try_lock(); }
   void unlock() noexcept {
 #ifndef NDEBUG
     if (!core_.is_locked()) sync_misuse(Name, "unlock() of a mutex that is not locked");
-    if (owner_.load(std::memory_order_relaxed) != current_owner_id())
+    if (core_.holder_who() != current_holder().who)
       sync_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
-    owner_.store(0, std::memory_order_relaxed);
 #endif
     core_.unlock();
   }
 
  protected:
-  bool lock_until_steady(clock::time_point deadline) {
-    if (!core_.try_lock_until(deadline)) return false;
-    note_owner();
-    return true;
-  }
+  bool lock_until_steady(clock::time_point deadline) { return core_.try_lock_until(deadline); }
 
  private:
-  void note_owner() noexcept {
-#ifndef NDEBUG
-    owner_.store(current_owner_id(), std::memory_order_relaxed);
-#endif
-  }
   mutex_core core_;
-  std::atomic<std::uint64_t> owner_{0};  // debug builds only: who holds the lock
 };
 
 inline constexpr char mutex_name[] = "mutex";
@@ -153,11 +139,11 @@ class timed_lockable : public Base {
   using Base::Base;
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return this->lock_until_steady(steady_after(d));
+    return this->lock_until_steady(deadline_after(d));
   }
   template <class Clock, class Duration>
   bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return this->lock_until_steady(to_steady(t));
+    return wait_until_clock(t, [this](clock::time_point dl) { return this->lock_until_steady(dl); });
   }
 };
 

@@ -211,7 +211,7 @@ detail::send_case<T, F> on_send(channel<T>& ch, U&& value, F f = {}) {
 }
 template <class Rep, class Period, class F = detail::no_action>
 detail::timeout_case<F> on_timeout(const std::chrono::duration<Rep, Period>& d, F f = {}) {
-  return detail::timeout_case<F>{detail::steady_after(d), std::move(f)};
+  return detail::timeout_case<F>{detail::deadline_after(d), std::move(f)};
 }
 template <class F = detail::no_action>
 detail::default_case<F> on_default(F f = {}) {

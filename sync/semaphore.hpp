@@ -3,13 +3,17 @@
 //   fiber::counting_semaphore<8> slots(8);
 //   slots.acquire(); use_connection(); slots.release();
 //   if (slots.try_acquire_for(50ms)) { ...; slots.release(); }
+//   constinit fiber::binary_semaphore ready(0);          // constexpr constructor, as std's
 //
 // Same interface and semantics as std::counting_semaphore; acquire parks a fiber or blocks a
-// plain OS thread, and release may be called from either. The count and the waiter queue sit
-// under one spinlock (no syscall or allocation on the uncontended path).
-// Fairness: strict FIFO hand-off — release(n) gives one unit to each of the n oldest waiters
-// directly; only the units left over go back to the count. Invariant: the queue is non-empty
-// only while the count is 0, so a newcomer never overtakes a waiter and none starves.
+// plain OS thread, and release may be called from either. The uncontended paths are one atomic
+// operation on the count (no lock, no syscall, no allocation).
+// Fairness: a unit that is free goes to whoever asks first; units released while callers wait are
+// handed to the waiters in FIFO order by that release() call itself (a waiter never has to wake
+// up and race for them). try_acquire that fails several times in a row on a fiber yields it, so a
+// `while (!s.try_acquire()) {}` loop lets the releasing fiber run.
+// Timed forms: try_acquire_for measures on steady_clock; try_acquire_until(t) fails only once t's
+// own clock has reached t; extreme values saturate.
 // Misuse: release(n) with n < 0 or beyond max() aborts with a message.
 #pragma once
 
@@ -17,6 +21,7 @@
 #include <fiber/park.hpp>
 #include <sync/detail/wait_list.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <limits>
@@ -25,19 +30,38 @@ namespace fiber {
 
 namespace detail {
 
+// Dekker-style handshake between release() and a waiter (both sides seq_cst): a waiter announces
+// itself in waiting_ *then* re-checks count_; release() adds to count_ *then* reads waiting_. Either
+// the waiter sees the units or release() sees the waiter and hands them out under guard_.
 class semaphore_core {
  public:
-  explicit semaphore_core(std::ptrdiff_t initial) noexcept : count_(initial) {}
+  constexpr explicit semaphore_core(std::ptrdiff_t initial) noexcept : count_(initial) {}
   semaphore_core(const semaphore_core&) = delete;
   semaphore_core& operator=(const semaphore_core&) = delete;
 
-  bool try_acquire() noexcept;
-  bool acquire_until(clock::time_point deadline) noexcept;
+  bool try_acquire() noexcept {
+    if (take(std::memory_order_acquire)) return true;
+    note_failed_try();
+    return false;
+  }
+  bool acquire_until(clock::time_point deadline) noexcept {
+    return take(std::memory_order_acquire) || acquire_slow(deadline);
+  }
   void release(std::ptrdiff_t n, std::ptrdiff_t max) noexcept;
 
  private:
-  spinlock guard_;
-  std::ptrdiff_t count_;  // units available; 0 whenever waiters_ is non-empty
+  bool take(std::memory_order order) noexcept {
+    std::ptrdiff_t c = count_.load(order == std::memory_order_seq_cst ? order : std::memory_order_relaxed);
+    while (c > 0)
+      if (count_.compare_exchange_weak(c, c - 1, order, std::memory_order_relaxed)) return true;
+    return false;
+  }
+  bool acquire_slow(clock::time_point deadline) noexcept;
+  void hand_out() noexcept;
+
+  std::atomic<std::ptrdiff_t> count_;       // free units
+  std::atomic<std::ptrdiff_t> waiting_{0};  // callers queued (or about to queue) in waiters_
+  spinlock guard_;                          // protects waiters_
   wait_list waiters_;
 };
 
@@ -50,20 +74,21 @@ class counting_semaphore {
  public:
   static constexpr std::ptrdiff_t max() noexcept { return LeastMaxValue; }
 
-  explicit counting_semaphore(std::ptrdiff_t desired) noexcept : core_(desired) {}
+  constexpr explicit counting_semaphore(std::ptrdiff_t desired) noexcept : core_(desired) {}
   counting_semaphore(const counting_semaphore&) = delete;
   counting_semaphore& operator=(const counting_semaphore&) = delete;
+  ~counting_semaphore() = default;
 
   void release(std::ptrdiff_t update = 1) noexcept { core_.release(update, max()); }
   void acquire() noexcept { core_.acquire_until(detail::no_deadline); }
   bool try_acquire() noexcept { return core_.try_acquire(); }
   template <class Rep, class Period>
   bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
-    return core_.acquire_until(detail::steady_after(d));
+    return core_.acquire_until(detail::deadline_after(d));
   }
   template <class Clock, class Duration>
   bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return core_.acquire_until(detail::to_steady(t));
+    return detail::wait_until_clock(t, [this](detail::clock::time_point dl) { return core_.acquire_until(dl); });
   }
 
  private:

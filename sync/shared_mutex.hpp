@@ -4,63 +4,102 @@
 //   { std::shared_lock r(m); read(table); }      // many readers at once
 //   { std::unique_lock w(m); write(table); }     // one writer, no readers
 //
-// Same interface and semantics as the std:: twins; a contended call parks a fiber or blocks a
-// plain OS thread. State (under an internal spinlock — uncontended paths take no syscall):
-//   free            -> lock(): exclusive;  lock_shared(): shared(1)
-//   shared(n)       -> lock(): waits;      lock_shared(): shared(n+1) unless someone waits
-//   exclusive       -> both wait
-// Fairness: phase-fair FIFO. Waiters queue in arrival order; a new reader queues behind a waiting
-// writer, so writers cannot starve; when the lock frees, the oldest writer gets it, or the whole
-// run of readers at the head of the queue gets it together. Ownership is handed off (no barging).
-// Misuse (always checked: the state is at hand): unlock() while not exclusively locked,
-// unlock_shared() with no reader, destroying a locked mutex (debug builds) abort with a message.
+// Same interface and semantics as the std:: twins (and, like <shared_mutex>, this header makes
+// std::shared_lock available); a contended call parks a fiber or blocks a plain OS thread.
+// Design (Go's sync.RWMutex, on weft's park/unpark): writers exclude each other through a
+// fiber::mutex core (barging, brief spinning only while the holder runs, FIFO hand-off once a
+// writer has waited 1 ms). The writer holding it then *claims* the lock: new readers block from
+// that moment, and the writer waits until the readers already inside have left. lock_shared and
+// unlock_shared are one atomic add when no writer claims the lock.
+// Fairness: a waiting writer is never starved by a stream of readers (they queue behind its
+// claim); readers that arrived during a writer's turn are all let in when it unlocks, before the
+// next writer can claim. A try_lock / try_lock_shared that keeps failing on a fiber yields it.
+// Timed forms: *_for measure on steady_clock; *_until(t) fail only once t's own clock has reached t.
+// Misuse (always checked): unlock() while not exclusively locked, unlock_shared() with no reader,
+// destroying a locked mutex (debug builds) abort with a message.
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/park.hpp>
-#include <sync/detail/wait_list.hpp>
+#include <sync/detail/mutex_core.hpp>
+#include <sync/detail/notify_list.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <shared_mutex>  // std::shared_lock, as <shared_mutex> itself provides it
 
 namespace fiber {
 
 namespace detail {
 
+// readers_ word: bits 0..30 readers (inside, or blocked behind a claim), bit 31 CLAIMED (a writer
+// holds or waits for the lock), bits 32..63 the generation of the latest claim. A reader that saw
+// CLAIMED in its fetch_add knows which claim it waits for; a reader leaving while CLAIMED is one
+// the claiming writer waits for. Everything below readers_ is protected by guard_.
 class shared_core {
  public:
-  shared_core() noexcept = default;
+  constexpr shared_core() noexcept = default;
   shared_core(const shared_core&) = delete;
   shared_core& operator=(const shared_core&) = delete;
   ~shared_core();
 
-  bool lock_until(clock::time_point deadline, bool shared) noexcept;
-  bool try_lock(bool shared) noexcept;
+  void lock_shared() noexcept {
+    const std::uint64_t old = readers_.fetch_add(1, std::memory_order_acquire);
+    if (old & claimed) (void)wait_for_release(generation(old), no_deadline);
+  }
+  bool try_lock_shared() noexcept;
+  bool lock_shared_until(clock::time_point deadline) noexcept {
+    const std::uint64_t old = readers_.fetch_add(1, std::memory_order_acquire);
+    return !(old & claimed) || wait_for_release(generation(old), deadline);
+  }
+  void unlock_shared() noexcept {
+    const std::uint64_t old = readers_.fetch_sub(1, std::memory_order_release);
+    if ((old & count_mask) == 0) misuse_unlock_shared();
+    if (old & claimed) depart(generation(old));
+  }
+
+  void lock() noexcept { (void)lock_until(no_deadline); }
+  bool try_lock() noexcept;
+  bool lock_until(clock::time_point deadline) noexcept;
   void unlock() noexcept;
-  void unlock_shared() noexcept;
 
  private:
-  void grant_locked() noexcept;  // hands the lock to the head of the queue while possible
+  static constexpr std::uint64_t count_mask = (std::uint64_t{1} << 31) - 1;
+  static constexpr std::uint64_t claimed = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t generation_unit = std::uint64_t{1} << 32;
+  static std::uint32_t generation(std::uint64_t word) noexcept { return static_cast<std::uint32_t>(word >> 32); }
 
-  spinlock guard_;
-  std::uint32_t readers_ = 0;  // shared owners
-  bool writer_ = false;        // an exclusive owner exists
-  wait_list waiters_;          // tag: 1 = exclusive, 0 = shared
+  bool wait_for_release(std::uint32_t gen, clock::time_point deadline) noexcept;
+  void depart(std::uint32_t gen) noexcept;
+  bool wait_for_departures(std::uint64_t active, clock::time_point deadline) noexcept;
+  void release_claim() noexcept;
+  [[noreturn]] static void misuse_unlock_shared() noexcept;
+
+  std::atomic<std::uint64_t> readers_{0};
+  mutex_core writers_;             // held by the writer for its whole turn
+  notify_list blocked_readers_;    // its guard protects the fields below
+  std::uint32_t released_gen_ = 0;  // the latest claim whose writer has let its readers in
+  std::uint32_t awaited_gen_ = 0;   // the claim whose departures are being counted...
+  bool awaiting_ = false;           // ...while this is set
+  std::int64_t departing_ = 0;      // readers the claiming writer still waits for
+  park_token writer_token_;         // the claiming writer, parked until departing_ reaches 0
 };
 
 }  // namespace detail
 
 class shared_mutex {
  public:
-  shared_mutex() noexcept = default;
+  constexpr shared_mutex() noexcept = default;
   shared_mutex(const shared_mutex&) = delete;
   shared_mutex& operator=(const shared_mutex&) = delete;
+  ~shared_mutex() = default;
 
-  void lock() { core_.lock_until(detail::no_deadline, false); }
-  bool try_lock() noexcept { return core_.try_lock(false); }
+  void lock() { core_.lock(); }
+  bool try_lock() noexcept { return core_.try_lock(); }
   void unlock() noexcept { core_.unlock(); }
-  void lock_shared() { core_.lock_until(detail::no_deadline, true); }
-  bool try_lock_shared() noexcept { return core_.try_lock(true); }
+  void lock_shared() { core_.lock_shared(); }
+  bool try_lock_shared() noexcept { return core_.try_lock_shared(); }
   void unlock_shared() noexcept { core_.unlock_shared(); }
 
  protected:
@@ -69,21 +108,23 @@ class shared_mutex {
 
 class shared_timed_mutex : public shared_mutex {
  public:
+  constexpr shared_timed_mutex() noexcept = default;
+
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return core_.lock_until(detail::steady_after(d), false);
+    return core_.lock_until(detail::deadline_after(d));
   }
   template <class Clock, class Duration>
   bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return core_.lock_until(detail::to_steady(t), false);
+    return detail::wait_until_clock(t, [this](detail::clock::time_point dl) { return core_.lock_until(dl); });
   }
   template <class Rep, class Period>
   bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& d) {
-    return core_.lock_until(detail::steady_after(d), true);
+    return core_.lock_shared_until(detail::deadline_after(d));
   }
   template <class Clock, class Duration>
   bool try_lock_shared_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return core_.lock_until(detail::to_steady(t), true);
+    return detail::wait_until_clock(t, [this](detail::clock::time_point dl) { return core_.lock_shared_until(dl); });
   }
 };
 

@@ -30,11 +30,11 @@ class wait_group {
   void wait() const noexcept { wait_until_steady(detail::no_deadline); }
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& d) const {
-    return wait_until_steady(detail::steady_after(d));
+    return wait_until_steady(detail::deadline_after(d));
   }
   template <class Clock, class Duration>
   bool wait_until(const std::chrono::time_point<Clock, Duration>& t) const {
-    return wait_until_steady(detail::to_steady(t));
+    return detail::wait_until_clock(t, [this](detail::clock::time_point dl) { return wait_until_steady(dl); });
   }
   // The current counter (a snapshot, for diagnostics).
   std::ptrdiff_t count() const noexcept;

@@ -40,6 +40,7 @@ void fiber_entry(bctx::transfer_t t) {
   fiber_control* self = w->running();
   self->invoke();
   self->destroy_locals();
+  run_exit_actions(self->exit_actions);  // after the fiber's locals, as std does after thread_locals
   w->exit_current();  // a started fiber never leaves its home worker: `w` is still ours
 }
 
@@ -83,6 +84,7 @@ std::string fiber_control::describe() const {
 }
 
 void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept {
+  if (f.uncaught == on_uncaught::terminate) terminate_reporting(f.describe(), e);  // fiber::thread
   f.join_lock.lock();
   const bool nobody_joins = f.detached;
   if (!nobody_joins) f.error = e;
@@ -90,39 +92,50 @@ void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept {
   if (nobody_joins) report_uncaught(f, e);
 }
 
-void* allocate_fiber_block(spawn_request& req, std::size_t block_size, std::size_t block_align,
-                           stack_slot*& slot_out, runtime_core*& rt_out) {
-  runtime_core& rt = req.rt ? *req.rt : runtime_core::current();
-  rt_out = &rt;
-  const std::size_t wanted = req.stack_size ? req.stack_size : rt.default_stack_size();
-  const std::size_t slot_size = rt.slot_size_for(wanted);
-  worker* w = worker::current();
-  stack_slot* slot;
-  if (w && &w->rt() == &rt && &w->stacks().pool() == &rt.default_pool() && slot_size == rt.default_pool().slot_size()) {
-    slot = w->stacks().acquire();
-  } else {
-    slot = stack_pool::for_size(slot_size).acquire();
+void run_exit_actions(exit_action*& list) noexcept {
+  // An action may register another one (a destructor it runs sets a value at exit): loop.
+  while (exit_action* a = std::exchange(list, nullptr)) {
+    while (a) {
+      exit_action* next = a->next;
+      a->run();
+      a = next;
+    }
   }
-  slot_out = slot;
+}
+
+fiber_block reserve_fiber_block(runtime_core* rt_hint, std::size_t stack_size, std::size_t block_size,
+                                std::size_t block_align) {
+  runtime_core& rt = rt_hint ? *rt_hint : runtime_core::current();
+  stack_slot* slot = rt.acquire_stack(stack_size);
   auto top = reinterpret_cast<std::uintptr_t>(slot);  // the header sits at the top of the slot
   const std::size_t align = block_align < 16 ? 16 : block_align;
   auto block = (top - block_size) & ~(static_cast<std::uintptr_t>(align) - 1);
-  return reinterpret_cast<void*>(block);
+  return {reinterpret_cast<void*>(block), slot, &rt};
 }
 
-void launch(fiber_control* f, stack_slot* slot, runtime_core* rt, spawn_request& req) {
-  f->stack = slot;
+void discard_fiber_block(const fiber_block& b) noexcept { b.slot->pool->release(b.slot); }
+
+void launch(fiber_control* f, const fiber_block& b, std::string&& name, on_uncaught policy) noexcept {
+  f->stack = b.slot;
   f->id = new_fiber_id();
   // Each fiber's park sequence starts in its own range, so a token kept by a late waker can never
   // match a later fiber that reuses the same control-block address.
   f->word.store((f->id << 24) << 3, std::memory_order_relaxed);
-  f->name = std::move(req.name);
-  char* usable_lo = slot->base + page_size();
+  f->name = std::move(name);
+  f->uncaught = policy;
+  char* usable_lo = b.slot->base + page_size();
   auto block = reinterpret_cast<std::uintptr_t>(f);
   std::size_t usable = (block & ~std::uintptr_t{15}) - reinterpret_cast<std::uintptr_t>(usable_lo);
   f->stack_size = usable;
   make_context(f->ctx, usable_lo, usable, fiber_entry);
-  rt->submit(f);
+  b.rt->submit(f);
+}
+
+bool is_finished(fiber_control* f) noexcept {
+  f->join_lock.lock();
+  const bool done = f->finished;
+  f->join_lock.unlock();
+  return done;
 }
 
 void wait_finished(fiber_control* f) {
@@ -186,6 +199,3 @@ void detach(fiber_control* f) noexcept {
 
 }  // namespace fiber::detail
 
-namespace fiber::detail {
-void return_unused_slot(stack_slot* slot) noexcept { slot->pool->release(slot); }
-}  // namespace fiber::detail

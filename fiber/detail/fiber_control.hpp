@@ -19,9 +19,11 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -56,6 +58,24 @@ enum class fiber_state : std::uint8_t {
   finished,  // returned or threw; its result waits for join()
 };
 
+// What happens to an exception that escapes a fiber's function: stored for join() (spawn), or
+// std::terminate after a report naming the fiber (fiber::thread / jthread, as std::thread does).
+// A detached spawned fiber's exception always terminates: nobody can ever see it.
+enum class on_uncaught : std::uint8_t { report_to_joiner, terminate };
+
+// Work to run when a fiber (or an OS thread) ends, after its fiber_local values are destroyed:
+// promise::set_value_at_thread_exit and its relatives. run() owns the action (it deletes it).
+struct exit_action {
+  virtual void run() noexcept = 0;
+  exit_action* next = nullptr;
+
+ protected:
+  ~exit_action() = default;
+};
+// Registers `a` with the calling fiber, or with the calling OS thread outside any fiber.
+void at_exit_of_current(exit_action* a) noexcept;
+void run_exit_actions(exit_action*& list) noexcept;
+
 // Per-fiber slots of fiber_local<T> (see fiber_local.hpp).
 struct local_slot {
   void* value = nullptr;
@@ -81,6 +101,7 @@ struct fiber_control : parker {
   std::size_t stack_size = 0;     // usable bytes, for diagnostics
   fiber_state state = fiber_state::created;
   std::atomic<int> refs{2};
+  on_uncaught uncaught = on_uncaught::report_to_joiner;
   std::string name;
 
   // join: guarded by join_lock
@@ -97,6 +118,7 @@ struct fiber_control : parker {
 
   std::vector<local_slot> locals;  // fiber_local<T> values, destroyed when the fiber ends
   void destroy_locals() noexcept;
+  exit_action* exit_actions = nullptr;  // run after destroy_locals(); owner fiber only
 
   // "fiber 'name' (id N)" — used in every diagnostic that names a fiber.
   std::string describe() const;
@@ -118,9 +140,55 @@ void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept;
 // Prints "weft: uncaught exception in <who>: <what()>" and calls std::terminate.
 [[noreturn]] void terminate_reporting(const std::string& who, const std::exception_ptr& e) noexcept;
 
-template <class Fn, class R>
+// The callable and its arguments, decay-copied exactly as std::thread stores them (one move or
+// copy per argument, std::reference_wrapper kept as is) and invoked once, with rvalues. With
+// OfferStopToken (spawn, jthread) a callable invocable with a std::stop_token first receives the
+// fiber's own token; without it (thread, async) it is called exactly as std::thread would call it.
+template <bool OfferStopToken, class Fn, class... Args>
+struct bound_call {
+  static constexpr bool takes_stop_token = OfferStopToken && std::is_invocable_v<Fn, std::stop_token, Args...>;
+  static_assert(takes_stop_token || std::is_invocable_v<Fn, Args...>,
+                "weft: the callable cannot be invoked with these (decay-copied) arguments");
+  using result_type = typename std::conditional_t<takes_stop_token, std::invoke_result<Fn, std::stop_token, Args...>,
+                                                  std::invoke_result<Fn, Args...>>::type;
+
+  template <class F, class... A>
+  explicit bound_call(F&& f, A&&... a) : parts(std::forward<F>(f), std::forward<A>(a)...) {}
+
+  result_type operator()() {
+    return std::apply(
+        [](Fn&& fn, Args&&... args) -> result_type {
+          if constexpr (takes_stop_token) {
+            return std::invoke(std::move(fn), current_stop_token(), std::move(args)...);
+          } else {
+            return std::invoke(std::move(fn), std::move(args)...);
+          }
+        },
+        std::move(parts));
+  }
+
+  std::tuple<Fn, Args...> parts;
+};
+
+template <class F, class... Args>
+using bound_call_for = bound_call<false, std::decay_t<F>, std::decay_t<Args>...>;
+template <class F, class... Args>
+using stoppable_call_for = bound_call<true, std::decay_t<F>, std::decay_t<Args>...>;
+
+// A call whose result nobody can see (fiber::thread, as std::thread discards it).
+template <class Inner>
+struct discard_result {
+  template <class... A>
+  explicit discard_result(A&&... a) : inner(std::forward<A>(a)...) {}
+  void operator()() { (void)inner(); }
+  Inner inner;
+};
+
+// The typed control block: the entry (constructed in place, never moved) and the result slot.
+template <class Entry, class R>
 struct fiber_task final : fiber_result<R> {
-  explicit fiber_task(Fn&& fn) : fn_(std::in_place, std::move(fn)) {}
+  template <class... A>
+  explicit fiber_task(std::in_place_t, A&&... a) : fn_(std::in_place, std::forward<A>(a)...) {}
   void invoke() noexcept override {
     try {
       if constexpr (std::is_void_v<R>) {
@@ -134,26 +202,30 @@ struct fiber_task final : fiber_result<R> {
       fiber_threw(*this, std::current_exception());
     }
   }
-  std::optional<Fn> fn_;
+  std::optional<Entry> fn_;
 };
 
-// Spawning, split so templates stay thin: allocate a stack with room for a control block of
-// `block_size` bytes at its top, construct it in place, then hand it to a runtime.
-struct spawn_request {
-  std::string name;
-  std::size_t stack_size = 0;  // 0: the runtime's default
-  class runtime_core* rt = nullptr;  // null: the current runtime (or the default one)
+// Spawning, split so templates stay thin: reserve a stack with room for a control block of
+// `block_size` bytes at its top, construct the block there, then hand it to a runtime.
+struct fiber_block {
+  void* mem = nullptr;               // where the control block goes
+  stack_slot* slot = nullptr;        // the stack it heads
+  class runtime_core* rt = nullptr;  // the runtime it will run on
 };
-void* allocate_fiber_block(spawn_request& req, std::size_t block_size, std::size_t block_align,
-                           stack_slot*& slot_out, runtime_core*& rt_out);
-void launch(fiber_control* f, stack_slot* slot, runtime_core* rt, spawn_request& req);
-void return_unused_slot(stack_slot* slot) noexcept;  // construction of the control block threw
+// rt null: the current runtime (the caller's worker's, or the default one). stack_size 0: the
+// runtime's default. Throws std::system_error(ENOMEM) when no stack can be reserved.
+fiber_block reserve_fiber_block(runtime_core* rt, std::size_t stack_size, std::size_t block_size,
+                                std::size_t block_align);
+void discard_fiber_block(const fiber_block& b) noexcept;  // constructing the control block threw
+void launch(fiber_control* f, const fiber_block& b, std::string&& name, on_uncaught policy) noexcept;
 
 // Join side.
 void wait_finished(fiber_control* f);  // parks/blocks until f finished; throws on self-join
+bool is_finished(fiber_control* f) noexcept;
 void release(fiber_control* f) noexcept;  // drop one reference
 void detach(fiber_control* f) noexcept;   // drop the handle's reference, remembering no one joins
 
 fiber_control* current_fiber() noexcept;
+parker* current_thread_parker() noexcept;  // the calling OS thread's parker (also on a worker)
 
 }  // namespace fiber::detail

@@ -48,6 +48,12 @@ parker* current_parker() noexcept {
   return &tls_thread_parker;
 }
 
+}  // namespace
+
+parker* current_thread_parker() noexcept { return &tls_thread_parker; }
+
+namespace {
+
 // Consumes the wake-up: the word goes back to "running" with the same sequence.
 wake_reason consume(parker* p, std::uint64_t seq) noexcept {
   std::uint64_t w = p->word.load(std::memory_order_acquire);

@@ -35,8 +35,6 @@ unsigned usable_cpus() noexcept {
 
 namespace fiber::detail {
 
-constexpr std::size_t default_fiber_stack = 128 * 1024;
-
 std::atomic<runtime_core*> runtime_core::installed_default{nullptr};
 
 void adopt_thread_context(exec_context& ctx) {
@@ -61,7 +59,7 @@ std::size_t runtime_core::slot_size_for(std::size_t stack_size) const noexcept {
 }
 
 runtime_core::runtime_core(const runtime_options& options) {
-  stack_size_ = options.stack_size ? options.stack_size : default_fiber_stack;
+  stack_size_ = options.stack_size ? options.stack_size : runtime_options::default_stack_size;
   default_pool_ = &stack_pool::for_size(slot_size_for(stack_size_));
   unsigned n = options.workers;
   if (n == 0) {
@@ -101,6 +99,15 @@ runtime_core::~runtime_core() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   while (remote_wakes_in_flight.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+}
+
+stack_slot* runtime_core::acquire_stack(std::size_t stack_size) {
+  if (stack_size == 0 || stack_size == stack_size_) {
+    worker* w = worker::current();
+    if (w && &w->rt() == this) return w->stacks().acquire();
+    return default_pool_->acquire();
+  }
+  return stack_pool::for_size(slot_size_for(stack_size)).acquire();
 }
 
 void runtime_core::submit(fiber_control* f) noexcept {

@@ -30,6 +30,9 @@ class runtime_core {
   std::size_t default_stack_size() const noexcept { return stack_size_; }
   std::size_t slot_size_for(std::size_t stack_size) const noexcept;
   stack_pool& default_pool() noexcept { return *default_pool_; }
+  // A stack of `stack_size` usable bytes (0: the runtime's default) for a new fiber: from the
+  // calling worker's cache when it belongs to this runtime and the size is the default one.
+  stack_slot* acquire_stack(std::size_t stack_size);
 
   std::atomic<int> idle_workers{0};      // asleep in their poller
   std::atomic<int> spinning_workers{0};  // looking for work before sleeping

@@ -20,8 +20,11 @@ namespace {
 std::atomic<std::uint64_t> next_thread_id{~std::uint64_t{0} >> 1};
 std::atomic<std::size_t> next_local_key{0};
 
+// What an OS thread (not a fiber) holds of the fiber-level per-task state: fiber_local values and
+// at-exit actions, both run down when the thread exits (the actions after the values, as for fibers).
 struct thread_locals {
   std::vector<local_slot> slots;
+  exit_action* exit_actions = nullptr;
   ~thread_locals() {
     while (!slots.empty()) {
       auto taken = std::move(slots);
@@ -29,6 +32,7 @@ struct thread_locals {
       for (auto& s : taken)
         if (s.value && s.destroy) s.destroy(s.value);
     }
+    run_exit_actions(exit_actions);
   }
 };
 thread_local thread_locals tls_locals;
@@ -52,7 +56,34 @@ local_slot& local_slot_for(std::size_t key) {
   return slots[key];
 }
 
-void terminate_with_uncaught(std::exception_ptr e) noexcept { terminate_reporting(current_name_for_diagnostics(), e); }
+void note_failed_try() noexcept {
+  // Few enough that a polling loop hands over within a microsecond or so, many enough that
+  // std::lock's lock/try_lock/back-off rounds rarely yield at all.
+  constexpr unsigned failures_before_yield = 8;
+  thread_local unsigned failures = 0;
+  thread_local std::uint32_t seen_progress = 0;
+  worker* w = worker::current();
+  if (w && w->running()) {
+    // The worker's switch counter moved: this fiber was switched out since its last failure.
+    if (const std::uint32_t now = w->progress(); now != seen_progress) {
+      seen_progress = now;
+      failures = 0;
+    }
+    if (++failures < failures_before_yield) return;
+    failures = 0;
+    w->yield_current();
+    seen_progress = w->progress();
+  } else if (++failures >= 8 * failures_before_yield) {
+    failures = 0;
+    std::this_thread::yield();
+  }
+}
+
+void at_exit_of_current(exit_action* a) noexcept {
+  exit_action*& list = current_fiber() ? current_fiber()->exit_actions : tls_locals.exit_actions;
+  a->next = list;
+  list = a;
+}
 
 }  // namespace detail
 

@@ -20,9 +20,25 @@ unsigned weft_debug_worker_count = 0;
 namespace fiber::detail {
 
 namespace {
-std::mutex debug_registry_mu;
-
+constexpr unsigned max_cpu_slots = 256;
+std::mutex debug_registry_mu;  // guards weft_debug_workers and slot assignment
+// Slot i: the fiber running on the worker registered at weft_debug_workers[i]. Never freed.
+std::atomic<fiber_control*> running_on[max_cpu_slots];
 }  // namespace
+
+holder current_holder() noexcept {
+  worker* w = worker::current();
+  if (w && w->running()) return {w->running(), w->cpu_slot()};
+  return {current_thread_parker(), holder::no_cpu};
+}
+
+bool holder_running_elsewhere(const void* who, std::uint32_t cpu) noexcept {
+  worker* me = worker::current();
+  if (me && me->has_ready_fibers()) return false;  // better to run them than to spin
+  if (cpu == holder::no_cpu) return who != nullptr;  // an OS thread: cannot tell, spin briefly
+  if (cpu >= max_cpu_slots || (me && me->cpu_slot() == cpu)) return false;
+  return running_on[cpu].load(std::memory_order_relaxed) == who;
+}
 
 // ---------------------------------------------------------------- queues
 
@@ -113,20 +129,22 @@ worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size)
       steal_seed_(index * 2654435761u + 1),
       stacks_(stack_pool::for_size(default_slot_size)) {
   std::lock_guard lk(debug_registry_mu);
-  for (unsigned i = 0; i < weft_debug_worker_count; ++i) {
-    if (!weft_debug_workers[i]) {
-      weft_debug_workers[i] = this;
-      return;
-    }
+  unsigned slot = 0;
+  while (slot < weft_debug_worker_count && weft_debug_workers[slot]) ++slot;
+  if (slot == weft_debug_worker_count && weft_debug_worker_count < max_cpu_slots) ++weft_debug_worker_count;
+  if (slot < weft_debug_worker_count) {
+    weft_debug_workers[slot] = this;
+    cpu_slot_ = slot;
+    on_cpu_ = &running_on[slot];
+    on_cpu_->store(nullptr, std::memory_order_relaxed);
   }
-  if (weft_debug_worker_count < 256) weft_debug_workers[weft_debug_worker_count++] = this;
 }
 
 worker::~worker() {
   poller_->shut_down();  // closes its descriptors; the object stays valid (see worker.hpp)
   std::lock_guard lk(debug_registry_mu);
-  for (unsigned i = 0; i < weft_debug_worker_count; ++i)
-    if (weft_debug_workers[i] == this) weft_debug_workers[i] = nullptr;
+  on_cpu_->store(nullptr, std::memory_order_relaxed);
+  if (cpu_slot_ != holder::no_cpu) weft_debug_workers[cpu_slot_] = nullptr;
 }
 
 
@@ -169,7 +187,7 @@ void worker::run(fiber_control* f) {
   if (f->state == fiber_state::created) adopt(f);
   f->state = fiber_state::running;
   current_ = f;
-  on_cpu_.store(f, std::memory_order_release);
+  on_cpu_->store(f, std::memory_order_release);
   progress_.store(++ticks_, std::memory_order_relaxed);
   prev_ctx_ = &sched_ctx_;
   prev_fiber_ = nullptr;
@@ -223,7 +241,7 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
     to = &next->ctx;
   }
   current_ = next;
-  on_cpu_.store(next, std::memory_order_release);
+  on_cpu_->store(next, std::memory_order_release);
   prev_ctx_ = &self->ctx;
   prev_fiber_ = self;
   pending_ = what;

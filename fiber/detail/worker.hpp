@@ -125,7 +125,10 @@ class worker {
   spawn_queue& spawned() noexcept { return spawn_q_; }
   // For the watchdog thread: switch counter and the fiber on the CPU (null when idle).
   std::uint32_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
-  fiber_control* on_cpu() const noexcept { return on_cpu_.load(std::memory_order_acquire); }
+  fiber_control* on_cpu() const noexcept { return on_cpu_->load(std::memory_order_acquire); }
+  // This worker's index in the process-wide table of running fibers (holder_running_elsewhere).
+  std::uint32_t cpu_slot() const noexcept { return cpu_slot_; }
+  bool has_ready_fibers() const noexcept { return !local_.empty() || !inbox_.empty(); }
 
  private:
   static inline thread_local worker* tls_current = nullptr;
@@ -163,7 +166,12 @@ class worker {
 
   // Shared.
   std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
-  std::atomic<fiber_control*> on_cpu_{nullptr};  // the running fiber, for the watchdog (release/acquire)
+  // The running fiber (null: the scheduler), published on every switch for the watchdog and for
+  // lock spinners. Points into a process-wide table that outlives workers, so a spinner that read
+  // a lock holder's slot never touches freed memory; a worker beyond the table uses own_cpu_.
+  std::uint32_t cpu_slot_ = holder::no_cpu;
+  std::atomic<fiber_control*> own_cpu_{nullptr};
+  std::atomic<fiber_control*>* on_cpu_ = &own_cpu_;
   inbox inbox_;
   spawn_queue spawn_q_;
   // Never freed: a socket registered here may be closed after the runtime is gone, and its

@@ -8,26 +8,23 @@
 namespace fiber {
 
 void latch::count_down(std::ptrdiff_t n) noexcept {
+  if (n < 0) detail::sync_misuse("latch", "count_down(n) with n < 0");
+  std::ptrdiff_t c = count_.load(std::memory_order_relaxed);
+  do {
+    if (n > c) detail::sync_misuse("latch", "count_down(n) below zero");
+  } while (!count_.compare_exchange_weak(c, c - n, std::memory_order_acq_rel, std::memory_order_relaxed));
+  if (c != n || n == 0) return;
+  // Reached zero. A waiter checks the count under the guard before it queues, so taking the guard
+  // here is enough for none to be missed.
   list_.guard().lock();
-  if (n < 0 || n > count_) {
-    list_.guard().unlock();
-    detail::sync_misuse("latch", "count_down(n) below zero");
-  }
-  count_ -= n;
-  if (count_ == 0) list_.notify_all_locked();
+  list_.notify_all_locked();
   list_.guard().unlock();
-}
-
-bool latch::try_wait() const noexcept {
-  list_.guard().lock();
-  const bool done = count_ == 0;
-  list_.guard().unlock();
-  return done;
 }
 
 void latch::wait() const noexcept {
+  if (count_.load(std::memory_order_acquire) == 0) return;
   list_.guard().lock();
-  while (count_ != 0) {
+  while (count_.load(std::memory_order_acquire) != 0) {
     detail::waiter w;
     list_.enqueue_locked(w);
     list_.guard().unlock();

@@ -34,6 +34,20 @@ void future_state_base::publish() noexcept {
   list_.guard().unlock();
 }
 
+namespace {
+// Keeps the state alive until the fiber or thread that satisfied it ends, then makes it ready.
+struct publish_on_exit final : exit_action {
+  explicit publish_on_exit(std::shared_ptr<future_state_base> s) : state(std::move(s)) {}
+  void run() noexcept override {
+    state->publish();
+    delete this;
+  }
+  std::shared_ptr<future_state_base> state;
+};
+}  // namespace
+
+void future_state_base::publish_at_exit() { at_exit_of_current(new publish_on_exit(shared_from_this())); }
+
 void future_state_base::abandon() noexcept {
   list_.guard().lock();
   const bool unsatisfied = !satisfied_;
@@ -63,6 +77,11 @@ future_status future_state_base::wait_until(clock::time_point deadline) {
     const bool taken = deferred_taken_;
     list_.guard().unlock();
     if (!taken) return future_status::deferred;
+  }
+  if (deadline <= clock::now()) {
+    // A poll (wait_for(0s)): a fiber polling in a loop must let the other fibers of its worker run.
+    note_failed_try();
+    return is_ready() ? future_status::ready : future_status::timeout;
   }
   list_.guard().lock();
   while (!is_ready()) {

@@ -8,50 +8,157 @@
 
 namespace fiber::detail {
 
+namespace {
+
+enum wake_status : std::uint8_t { not_woken = 0, woken_to_compete = 1, handed_off = 2 };
+
+constexpr int max_spins = 4;           // rounds, as Go's active_spin
+constexpr int pauses_per_spin = 30;    // cpu_relax() per round (Go: procyield(30))
+
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+}
+
+constexpr std::int64_t threshold_ns =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(mutex_core::starvation_threshold).count();
+
+}  // namespace
+
+bool mutex_core::can_spin(int spins) const noexcept {
+  if (spins >= max_spins) return false;
+  return holder_running_elsewhere(holder_.load(std::memory_order_relaxed), holder_cpu_.load(std::memory_order_relaxed));
+}
+
 bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
-  guard_.lock();
+  bool awake = false;         // we own the WOKEN flag (woken by unlock, or announced while spinning)
+  bool is_starving = false;   // we have waited longer than the threshold
+  std::int64_t wait_start = 0;  // first park (0: never parked)
+  int spins = 0;
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
-    if (s == 0) {
-      if (state_.compare_exchange_weak(s, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
-        guard_.unlock();
-        return true;
-      }
+    // Free and not reserved for a starving waiter: take it (barging).
+    if (!(s & (locked | starving))) {
+      const std::uint32_t next = (s | locked) & ~(awake ? woken : 0u);
+      if (state_.compare_exchange_weak(s, next, std::memory_order_acquire, std::memory_order_relaxed)) return true;
       continue;
     }
-    if (s == 1 && !state_.compare_exchange_weak(s, 2, std::memory_order_relaxed, std::memory_order_relaxed)) continue;
-    break;
+    if (!(s & starving) && can_spin(spins)) {
+      // Tell unlock() that someone is awake, so it does not wake a parked waiter for nothing.
+      if (!awake && !(s & woken) && (s & queued) &&
+          state_.compare_exchange_weak(s, s | woken, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        awake = true;
+      }
+      for (int i = 0; i < pauses_per_spin; ++i) cpu_relax();
+      ++spins;
+      s = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (deadline != no_deadline && clock::now() >= deadline) {
+      if (awake) state_.fetch_and(~woken, std::memory_order_relaxed);
+      return false;
+    }
+
+    // Park. Under the guard: the lock must still be held (or reserved) when we mark QUEUED, so
+    // that its unlock takes the slow path and finds us.
+    waiter w;
+    guard_.lock();
+    s = state_.load(std::memory_order_relaxed);
+    if (!(s & (locked | starving))) {
+      guard_.unlock();
+      continue;
+    }
+    std::uint32_t next = s | queued;
+    if (is_starving && (s & locked)) next |= starving;
+    if (awake) next &= ~woken;
+    if (!state_.compare_exchange_strong(s, next, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      guard_.unlock();
+      continue;
+    }
+    awake = false;
+    w.token = prepare_park();
+    w.status = not_woken;
+    if (wait_start == 0) {
+      wait_start = steady_ns();
+      w.tag = static_cast<std::uintptr_t>(wait_start);
+      waiters_.push_back(&w);
+    } else {
+      w.tag = static_cast<std::uintptr_t>(wait_start);
+      waiters_.push_front(&w);  // woken before and lost the race: keep our place
+    }
+    guard_.unlock();
+
+    if (park_until(w.token, deadline) == wake_reason::notified) {
+      if (w.status == handed_off) return true;  // starving mode: the lock is ours, word untouched
+      awake = true;                               // woken to compete; we own WOKEN
+      spins = 0;
+      is_starving = is_starving || steady_ns() - wait_start > threshold_ns;
+      s = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    // Timed out. Still linked: unlink (and clear QUEUED/STARVING if we were the last). Not linked:
+    // an unlock popped us and its unpark failed; it passes the lock or the wake-up on itself.
+    guard_.lock();
+    if (waiters_.remove(&w) && waiters_.empty()) state_.fetch_and(~(queued | starving), std::memory_order_relaxed);
+    guard_.unlock();
+    return false;
   }
-  waiter w;
-  w.token = prepare_park();
-  waiters_.push_back(&w);
-  guard_.unlock();
-  if (park_until(w.token, deadline) == wake_reason::notified) return true;  // handed the lock
-  guard_.lock();
-  if (waiters_.remove(&w) && waiters_.empty()) {
-    std::uint32_t two = 2;
-    state_.compare_exchange_strong(two, 1, std::memory_order_relaxed, std::memory_order_relaxed);
-  }
-  // Not linked any more: a waker popped us and its unpark failed; it passes the lock on.
-  guard_.unlock();
-  return false;
 }
 
 void mutex_core::unlock_slow() noexcept {
-  guard_.lock();
+  std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
-    waiter* w = waiters_.pop_front();
-    if (!w) {
-      state_.store(0, std::memory_order_release);
+    if (s & starving) {
+      // Hand the lock to the oldest waiter: LOCKED stays set, nobody can barge in between.
+      guard_.lock();
+      s = state_.load(std::memory_order_relaxed);
+      if (!(s & starving)) {
+        guard_.unlock();
+        continue;
+      }
+      waiter* w = waiters_.pop_front();  // non-null: STARVING implies QUEUED
+      if (waiters_.empty()) {
+        state_.fetch_and(~(queued | starving), std::memory_order_relaxed);
+      } else if (steady_ns() - static_cast<std::int64_t>(w->tag) < threshold_ns) {
+        state_.fetch_and(~starving, std::memory_order_relaxed);  // it did not wait long: back to normal
+      }
+      w->status = handed_off;
+      const park_token t = w->token;  // w may vanish once the guard is released (if it timed out)
+      guard_.unlock();
+      // The hand-off publishes our critical section to the new owner (unpark is acq_rel).
+      if (unpark(t)) return;
+      s = state_.load(std::memory_order_relaxed);  // it had timed out: the lock is still ours
+      continue;
+    }
+    if (!state_.compare_exchange_weak(s, s & ~locked, std::memory_order_release, std::memory_order_relaxed)) continue;
+    wake_one(s & ~locked);
+    return;
+  }
+}
+
+// Normal mode, after the lock was released: wake the oldest waiter to compete, unless nobody waits,
+// someone is already awake, the lock was taken again (its holder will wake one) or a waiter made it
+// starving (the next unlock hands off).
+void mutex_core::wake_one(std::uint32_t s) noexcept {
+  for (;;) {
+    if (!(s & queued) || (s & (woken | locked | starving))) return;
+    guard_.lock();
+    s = state_.load(std::memory_order_relaxed);
+    if (!(s & queued) || (s & (woken | locked | starving))) {
       guard_.unlock();
       return;
     }
-    // The lock stays held: ownership passes to w. Keep 2 while others still wait.
-    state_.store(waiters_.empty() ? 1 : 2, std::memory_order_relaxed);
-    const park_token t = w->token;  // w may vanish once the guard is released (if it timed out)
+    if (!state_.compare_exchange_strong(s, s | woken, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      guard_.unlock();
+      continue;
+    }
+    waiter* w = waiters_.pop_front();
+    if (waiters_.empty()) state_.fetch_and(~queued, std::memory_order_relaxed);
+    w->status = woken_to_compete;
+    const park_token t = w->token;
     guard_.unlock();
     if (unpark(t)) return;
-    guard_.lock();  // w timed out first: the lock is still ours to pass on
+    // It had timed out and left: give the wake-up to the next waiter.
+    s = state_.fetch_and(~woken, std::memory_order_relaxed) & ~woken;
   }
 }
 

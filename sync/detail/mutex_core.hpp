@@ -1,13 +1,23 @@
-// mutex_core.hpp — the lock word and FIFO wait queue behind every fiber:: mutex type.
+// mutex_core.hpp — the lock word and wait queue behind every fiber:: mutex type.
 //
-// State word: 0 free, 1 locked, 2 locked and the wait queue may be non-empty.
-//   lock():   CAS 0 -> 1 (the whole uncontended path: no syscall, no allocation); otherwise, under
-//             the spinlock, mark 2, queue a waiter and park.
-//   unlock(): CAS 1 -> 0; otherwise (2) pop the oldest waiter and hand it the lock directly — the
-//             word stays "locked" (1 or 2), so no newcomer can barge in between.
-// Invariants: the queue is non-empty only while the word is 2 (or a hand-off is in flight);
-// a waiter woken with `notified` owns the lock; one whose park ended otherwise (timeout) does not
-// and unlinks itself under the spinlock. A waker whose unpark fails offers the lock to the next.
+// A Go-style mutex (sync.Mutex's design, on weft's park/unpark):
+//   normal mode   — whoever finds the lock free takes it (barging): unlock() releases the word and
+//                   wakes the oldest waiter to *compete* for it, so the lock is never reserved for a
+//                   fiber that has not run yet (a try_lock from std::lock's back-off loop succeeds
+//                   as soon as the lock is free). A waiter may spin briefly first, but only while
+//                   the holder is running on another worker and its own worker has nothing else to
+//                   run — never against a holder that is switched out.
+//   starving mode — entered by a waiter that has waited more than starvation_threshold (1 ms):
+//                   unlock() hands the lock straight to the oldest waiter (FIFO), newcomers queue
+//                   behind, nobody spins. Left when the handed waiter is the last one or had
+//                   waited less than the threshold.
+// A waiter that is woken and loses the race requeues at the front, keeping its seniority.
+//
+// State word bits: LOCKED, WOKEN (a woken or spinning waiter is on its way: unlock need not wake
+// another), STARVING, QUEUED (the wait list is non-empty). QUEUED and STARVING change only under
+// guard_, which also protects the list; LOCKED and WOKEN are also set and cleared by CAS outside it.
+// Invariants: STARVING implies QUEUED; in starving mode LOCKED stays set from owner to owner.
+// The spinlock guard_ is held for a few instructions only, never across a park.
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>
@@ -15,43 +25,70 @@
 #include <sync/detail/wait_list.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace fiber::detail {
 
 class mutex_core {
  public:
+  static constexpr std::uint32_t locked = 1, woken = 2, starving = 4, queued = 8;
+  static constexpr auto starvation_threshold = std::chrono::milliseconds(1);
+
   constexpr mutex_core() noexcept = default;
   mutex_core(const mutex_core&) = delete;
   mutex_core& operator=(const mutex_core&) = delete;
 
   void lock() {
     std::uint32_t expected = 0;
-    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
-    lock_slow(no_deadline);
+    if (!state_.compare_exchange_strong(expected, locked, std::memory_order_acquire, std::memory_order_relaxed))
+      lock_slow(no_deadline);
+    note_holder();
   }
   bool try_lock() noexcept {
-    std::uint32_t expected = 0;
-    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed);
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    while (!(s & (locked | starving))) {
+      if (state_.compare_exchange_weak(s, s | locked, std::memory_order_acquire, std::memory_order_relaxed)) {
+        note_holder();
+        return true;
+      }
+    }
+    note_failed_try();
+    return false;
   }
   bool try_lock_until(clock::time_point deadline) {
-    if (try_lock()) return true;
-    return lock_slow(deadline);
+    std::uint32_t expected = 0;
+    if (!state_.compare_exchange_strong(expected, locked, std::memory_order_acquire, std::memory_order_relaxed) &&
+        !lock_slow(deadline))
+      return false;
+    note_holder();
+    return true;
   }
   void unlock() noexcept {
-    std::uint32_t expected = 1;
+    std::uint32_t expected = locked;
     if (state_.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed)) return;
     unlock_slow();
   }
-  bool is_locked() const noexcept { return state_.load(std::memory_order_relaxed) != 0; }
+  bool is_locked() const noexcept { return (state_.load(std::memory_order_relaxed) & locked) != 0; }
+  // The last holder recorded (meaningful while is_locked()); for diagnostics and misuse checks.
+  const void* holder_who() const noexcept { return holder_.load(std::memory_order_relaxed); }
 
  private:
   bool lock_slow(clock::time_point deadline) noexcept;
   void unlock_slow() noexcept;
+  void wake_one(std::uint32_t s) noexcept;
+  bool can_spin(int spins) const noexcept;
+  void note_holder() noexcept {
+    const holder h = current_holder();
+    holder_.store(h.who, std::memory_order_relaxed);
+    holder_cpu_.store(h.cpu, std::memory_order_relaxed);
+  }
 
   std::atomic<std::uint32_t> state_{0};
-  spinlock guard_;     // protects waiters_ and the 1 <-> 2 transitions of state_
-  wait_list waiters_;  // FIFO of fibers/threads waiting for the lock
+  std::atomic<std::uint32_t> holder_cpu_{holder::no_cpu};  // where holder_ runs (spin decisions)
+  std::atomic<const void*> holder_{nullptr};                // who took the lock last
+  spinlock guard_;                                          // protects waiters_, QUEUED, STARVING
+  wait_list waiters_;  // tag: when the waiter first parked (steady ns); status: how it was woken
 };
 
 // Misuse reports (abort with a message naming the type and the calling fiber or thread).

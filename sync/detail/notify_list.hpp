@@ -17,6 +17,10 @@ namespace fiber::detail {
 
 class notify_list {
  public:
+  constexpr notify_list() noexcept = default;
+  notify_list(const notify_list&) = delete;
+  notify_list& operator=(const notify_list&) = delete;
+
   // Announce and publish `w` (the caller then releases its own lock and calls park()).
   void enqueue(waiter& w) noexcept {
     guard_.lock();

@@ -1,48 +1,52 @@
-// semaphore_core.cpp — count + FIFO hand-off behind fiber::counting_semaphore (see semaphore.hpp).
+// semaphore_core.cpp — the waiting half of fiber::counting_semaphore (see semaphore.hpp).
 #include <sync/detail/mutex_core.hpp>
 #include <sync/semaphore.hpp>
 
 namespace fiber::detail {
 
-bool semaphore_core::try_acquire() noexcept {
+bool semaphore_core::acquire_slow(clock::time_point deadline) noexcept {
+  if (deadline != no_deadline && deadline <= clock::now()) {
+    note_failed_try();  // try_acquire_for(0s) in a loop: let the releaser run
+    return take(std::memory_order_acquire);
+  }
+  waiter w;
   guard_.lock();
-  const bool ok = count_ > 0;
-  if (ok) --count_;
-  guard_.unlock();
-  return ok;
-}
-
-bool semaphore_core::acquire_until(clock::time_point deadline) noexcept {
-  guard_.lock();
-  if (count_ > 0) {
-    --count_;
+  waiting_.fetch_add(1, std::memory_order_seq_cst);
+  if (take(std::memory_order_seq_cst)) {
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
     guard_.unlock();
     return true;
   }
-  waiter w;
   w.token = prepare_park();
   waiters_.push_back(&w);
   guard_.unlock();
   if (park_until(w.token, deadline) == wake_reason::notified) return true;  // a unit was handed over
   guard_.lock();
-  waiters_.remove(&w);
+  // Not linked any more: a release popped us and its unpark failed; it put the unit back itself.
+  if (waiters_.remove(&w)) waiting_.fetch_sub(1, std::memory_order_relaxed);
   guard_.unlock();
   return false;
 }
 
 void semaphore_core::release(std::ptrdiff_t n, std::ptrdiff_t max) noexcept {
   if (n < 0) sync_misuse("counting_semaphore", "release(n) with n < 0");
+  std::ptrdiff_t c = count_.load(std::memory_order_relaxed);
+  do {
+    if (n > max - c) sync_misuse("counting_semaphore", "release(n) would exceed max()");
+  } while (!count_.compare_exchange_weak(c, c + n, std::memory_order_seq_cst, std::memory_order_relaxed));
+  if (waiting_.load(std::memory_order_seq_cst) != 0) hand_out();
+}
+
+// Gives free units to the oldest waiters, one each, while both last.
+void semaphore_core::hand_out() noexcept {
   guard_.lock();
-  while (n > 0) {
+  while (!waiters_.empty() && take(std::memory_order_acquire)) {
     waiter* w = waiters_.pop_front();
-    if (!w) break;
-    if (unpark(w->token)) --n;  // one unit handed straight to the oldest waiter
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    // The unit travels with the wake-up (unpark is acq_rel); if the waiter already timed out, the
+    // unit goes back to the count and the loop offers it to the next one.
+    if (!unpark(w->token)) count_.fetch_add(1, std::memory_order_release);
   }
-  if (n > max - count_) {
-    guard_.unlock();
-    sync_misuse("counting_semaphore", "release(n) would exceed max()");
-  }
-  count_ += n;
   guard_.unlock();
 }
 

@@ -14,6 +14,7 @@
 //           never leaves while a waker still touches its frame.
 #pragma once
 
+#include <fiber/detail/deadline.hpp>
 #include <fiber/park.hpp>
 
 #include <chrono>
@@ -34,6 +35,7 @@ struct waiter {
 
 class wait_list {
  public:
+  constexpr wait_list() noexcept = default;
   bool empty() const noexcept { return head_ == nullptr; }
   waiter* front() const noexcept { return head_; }
 
@@ -42,6 +44,14 @@ class wait_list {
     w->prev = tail_;
     if (tail_) tail_->next = w; else head_ = w;
     tail_ = w;
+    w->linked = true;
+  }
+
+  void push_front(waiter* w) noexcept {
+    w->prev = nullptr;
+    w->next = head_;
+    if (head_) head_->prev = w; else tail_ = w;
+    head_ = w;
     w->linked = true;
   }
 
@@ -65,29 +75,5 @@ class wait_list {
   waiter* head_ = nullptr;
   waiter* tail_ = nullptr;
 };
-
-template <class Rep, class Period>
-clock::time_point steady_after(const std::chrono::duration<Rep, Period>& d) {
-  auto now = clock::now();
-  if (d <= d.zero()) return now;
-  // Saturate instead of overflowing for "forever"-style durations.
-  using namespace std::chrono;
-  if (duration<double>(d) >= duration<double>(no_deadline - now)) return no_deadline;
-  return now + ceil<clock::duration>(d);
-}
-
-// Converts any clock's time point to a steady deadline (as fiber/this_fiber.hpp does for sleeps).
-// A jump of a non-steady clock after the call is not followed: the wait ends after the interval
-// measured at the call.
-template <class Clock, class Duration>
-clock::time_point to_steady(const std::chrono::time_point<Clock, Duration>& t) {
-  if constexpr (std::is_same_v<Clock, clock>) {
-    using namespace std::chrono;
-    if (duration<double>(t.time_since_epoch()) >= duration<double>(no_deadline.time_since_epoch())) return no_deadline;
-    return time_point_cast<clock::duration>(t);
-  } else {
-    return steady_after(t - Clock::now());
-  }
-}
 
 }  // namespace fiber::detail
