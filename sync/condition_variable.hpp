@@ -142,4 +142,8 @@ class condition_variable {
   condition_variable_any cv_;
 };
 
+// Hands `lk` over and, when the calling fiber ends (or, on a plain OS thread, when the thread
+// exits), unlocks it and notifies every waiter of `cond` — std::notify_all_at_thread_exit.
+void notify_all_at_thread_exit(condition_variable& cond, std::unique_lock<mutex> lk);
+
 }  // namespace fiber
