@@ -1,20 +1,14 @@
 // park.cpp — the park/unpark primitive (protocol in fiber/park.hpp) for both kinds of parker:
 // fibers (switch away; the worker commits PARKING -> PARKED after the switch) and OS threads
-// (futex on the low half of the parker word).
+// (the platform's thread waiter, os/thread_waiter.hpp, on the low half of the parker word).
 #include <fiber/park.hpp>
 
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/worker.hpp>
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <fiber/detail/os/thread_waiter.hpp>
 
-#include <cerrno>
-#include <climits>
 #include <cstdio>
-#include <ctime>
-#include <optional>
 #include <string>
 
 namespace fiber::detail {
@@ -26,21 +20,6 @@ struct thread_parker : parker {
 };
 thread_local thread_parker tls_thread_parker;
 
-// The futex watches the low 32 bits of the 64-bit word (little-endian layout on every target we
-// support), which hold the state and the low bits of the sequence.
-std::uint32_t* futex_word(parker* p) noexcept {
-  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "futex_word assumes little-endian");
-  return reinterpret_cast<std::uint32_t*>(&p->word);
-}
-
-void futex_wait(parker* p, std::uint32_t expected, const timespec* abs_deadline) noexcept {
-  ::syscall(SYS_futex, futex_word(p), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, abs_deadline, nullptr,
-            FUTEX_BITSET_MATCH_ANY);
-}
-
-void futex_wake(parker* p) noexcept {
-  ::syscall(SYS_futex, futex_word(p), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr, nullptr, 0);
-}
 
 parker* current_parker() noexcept {
   worker* w = worker::current();
@@ -66,13 +45,6 @@ bool woken(const parker* p) noexcept { return (p->word.load(std::memory_order_ac
 
 wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
   parker* p = token.who;
-  std::optional<timespec> abs;
-  if (deadline != no_deadline) {
-    auto since_epoch = deadline.time_since_epoch();
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-    abs = timespec{static_cast<time_t>(secs.count()),
-                   static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count())};
-  }
   for (;;) {
     std::uint64_t w = p->word.load(std::memory_order_acquire);
     if ((w & ps_mask) != ps_parking) break;
@@ -80,7 +52,7 @@ wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
       if (unpark(token, wake_reason::timeout)) break;
       continue;  // a waker won the race: its reason stands
     }
-    futex_wait(p, static_cast<std::uint32_t>(w), abs ? &*abs : nullptr);
+    wait_on_word(p->word, w, deadline);  // the state and the sequence's low bits change on wake
   }
   return consume(p, token.seq);
 }
@@ -142,7 +114,7 @@ bool unpark(park_token token, wake_reason why) noexcept {
     const std::uint64_t woken_word = seq_bits | (ps_woken + static_cast<std::uint64_t>(why));
     if (p->word.compare_exchange_weak(w, woken_word, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (is_thread) {
-        futex_wake(p);
+        wake_word(p->word);
       } else if (state == ps_parked) {
         auto* f = static_cast<fiber_control*>(p);
         f->home->make_ready(f);

@@ -2,34 +2,19 @@
 
 #include <fiber/detail/context_switch.hpp>
 
-#include <pthread.h>
-#include <sched.h>
+#include <fiber/detail/os/cpu.hpp>
+#include <fiber/detail/os/poller.hpp>
 
-#include <cmath>
+#include <pthread.h>
+
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <string>
 
 namespace fiber {
 
-unsigned usable_cpus() noexcept {
-  unsigned cpus = std::thread::hardware_concurrency();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) cpus = static_cast<unsigned>(CPU_COUNT(&set));
-  // cgroup v2 CPU quota: "max 100000" or "<quota> <period>".
-  std::ifstream in("/sys/fs/cgroup/cpu.max");
-  std::string quota;
-  long period = 0;
-  if (in >> quota >> period && quota != "max" && period > 0) {
-    long q = std::atol(quota.c_str());
-    if (q > 0) {
-      auto limit = static_cast<unsigned>(std::ceil(static_cast<double>(q) / static_cast<double>(period)));
-      if (limit < cpus) cpus = limit;
-    }
-  }
-  return cpus ? cpus : 1;
-}
+unsigned usable_cpus() noexcept { return detail::usable_cpu_count(); }
 
 }  // namespace fiber
 
@@ -58,6 +43,42 @@ std::size_t runtime_core::slot_size_for(std::size_t stack_size) const noexcept {
   return (stack_size + pg - 1) / pg * pg + pg;  // + the guard page
 }
 
+namespace {
+
+// WEFT_IO_BACKEND wins over the option; an unknown name is reported and ignored.
+fiber::io_backend requested_backend(fiber::io_backend option) {
+  const char* env = std::getenv("WEFT_IO_BACKEND");
+  if (!env || !*env) return option;
+  for (auto b : {fiber::io_backend::epoll, fiber::io_backend::kqueue, fiber::io_backend::io_uring,
+                 fiber::io_backend::automatic})
+    if (std::strcmp(env, io_backend_name(b)) == 0) return b;
+  std::fprintf(stderr, "weft: WEFT_IO_BACKEND=%s is not a backend (epoll, kqueue, io_uring); ignored\n", env);
+  return option;
+}
+
+// The first worker's poller decides the runtime's backend: a backend that is not built or that the
+// kernel refuses falls back to the platform default, with one line on stderr.
+std::unique_ptr<poller> first_poller(fiber::io_backend& chosen) {
+  const fiber::io_backend fallback = platform_default_backend();
+  if (chosen == fiber::io_backend::automatic) chosen = fallback;
+  if (!io_backend_built(chosen)) {
+    std::fprintf(stderr, "weft: io backend '%s' is not built into this weft; using '%s'\n", io_backend_name(chosen),
+                 io_backend_name(fallback));
+    chosen = fallback;
+  }
+  try {
+    return make_poller(chosen);
+  } catch (const std::system_error& e) {
+    if (chosen == fallback) throw;
+    std::fprintf(stderr, "weft: io backend '%s' cannot start (%s); using '%s'\n", io_backend_name(chosen), e.what(),
+                 io_backend_name(fallback));
+    chosen = fallback;
+    return make_poller(chosen);
+  }
+}
+
+}  // namespace
+
 runtime_core::runtime_core(const runtime_options& options) {
   stack_size_ = options.stack_size ? options.stack_size : runtime_options::default_stack_size;
   default_pool_ = &stack_pool::for_size(slot_size_for(stack_size_));
@@ -66,18 +87,16 @@ runtime_core::runtime_core(const runtime_options& options) {
     if (const char* env = std::getenv("WEFT_WORKERS"); env && std::atoi(env) > 0) {
       n = static_cast<unsigned>(std::atoi(env));
     } else {
-      n = usable_cpus();
+      n = usable_cpu_count();
     }
   }
-  std::vector<int> cpus;
-  if (options.pin_workers) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (::sched_getaffinity(0, sizeof set, &set) == 0)
-      for (int c = 0; c < CPU_SETSIZE; ++c)
-        if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  const std::vector<int> cpus = options.pin_workers ? allowed_cpus() : std::vector<int>();
+  backend_ = requested_backend(options.io_backend);
+  std::unique_ptr<poller> io = first_poller(backend_);
+  for (unsigned i = 0; i < n; ++i) {
+    if (i > 0) io = make_poller(backend_);
+    workers_.push_back(std::make_unique<worker>(*this, i, default_pool_->slot_size(), std::move(io)));
   }
-  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i, default_pool_->slot_size()));
   for (unsigned i = 0; i < n; ++i) {
     int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
     threads_.emplace_back([this, i, cpu] { workers_[i]->thread_main(cpu); });
@@ -127,16 +146,16 @@ void runtime_core::wake_one_idle(const worker* except) noexcept {
 
 runtime_core& runtime_core::current() {
   if (worker* w = worker::current()) return w->rt();
+  return default_core();
+}
+
+runtime_core& runtime_core::default_core() {
   if (runtime_core* rt = installed_default.load(std::memory_order_acquire)) return *rt;
-  // The implicit default runtime: started once, never destroyed (fibers may outlive main).
-  static runtime_core* implicit = [] {
-    auto* rt = new runtime_core(runtime_options{});
-    runtime_core* expected = nullptr;
-    installed_default.compare_exchange_strong(expected, rt);
-    return rt;
-  }();
+  // The implicit default runtime: started once, never destroyed (fibers may outlive main). It
+  // installs itself unless a runtime the program constructed got there first.
+  static runtime* implicit = new runtime(runtime_options{});
   if (runtime_core* rt = installed_default.load(std::memory_order_acquire)) return *rt;
-  return *implicit;
+  return *implicit->core_;
 }
 
 }  // namespace fiber::detail
@@ -144,6 +163,7 @@ runtime_core& runtime_core::current() {
 namespace fiber {
 
 runtime::runtime(runtime_options options) : core_(std::make_unique<detail::runtime_core>(options)) {
+  core_->owner = this;
   detail::runtime_core* expected = nullptr;
   detail::runtime_core::installed_default.compare_exchange_strong(expected, core_.get());
 }
@@ -153,5 +173,9 @@ runtime::~runtime() = default;
 unsigned runtime::workers() const noexcept { return static_cast<unsigned>(core_->workers().size()); }
 
 std::size_t runtime::default_stack_size() const noexcept { return core_->default_stack_size(); }
+
+fiber::io_backend runtime::io_backend() const noexcept { return core_->backend(); }
+
+runtime& default_runtime() { return *detail::runtime_core::default_core().owner; }
 
 }  // namespace fiber

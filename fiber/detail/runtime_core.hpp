@@ -39,12 +39,18 @@ class runtime_core {
   std::atomic<int> remote_wakes_in_flight{0};  // threads between an inbox push and its wake-up
 
   // The runtime a spawn from the calling context goes to: the caller's own worker's runtime,
-  // else the installed default, else a newly started implicit default (never destroyed).
+  // else the default one (default_core()).
   static runtime_core& current();
+  // The installed default, else a newly started implicit default (never destroyed).
+  static runtime_core& default_core();
   static std::atomic<runtime_core*> installed_default;
+
+  fiber::io_backend backend() const noexcept { return backend_; }
+  runtime* owner = nullptr;  // the fiber::runtime object that owns this core (set once)
 
  private:
   std::size_t stack_size_;
+  fiber::io_backend backend_ = fiber::io_backend::automatic;
   stack_pool* default_pool_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;

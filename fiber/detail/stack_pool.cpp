@@ -1,22 +1,14 @@
 #include <fiber/detail/stack_pool.hpp>
 
-#include <sys/mman.h>
-#include <unistd.h>
+#include <fiber/detail/os/stack_memory.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <fstream>
 #include <map>
 #include <system_error>
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #define WEFT_VALGRIND 1
-#endif
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
 #endif
 
 namespace fiber::detail {
@@ -27,35 +19,9 @@ constexpr std::size_t slots_per_arena = 256;
 constexpr std::size_t shared_warm_capacity = 4096;
 constexpr std::size_t refill_batch = 32;
 
-std::atomic<long> mprotect_guard_budget{-1};  // remaining fallback guards; -1 = not computed
-
-long initial_mprotect_budget() {
-  long max_maps = 65530;
-  std::ifstream in("/proc/sys/vm/max_map_count");
-  if (in) in >> max_maps;
-  return max_maps / 4 / 2;  // each mprotect'd guard splits a mapping: ~2 VMAs
-}
-
-bool probe_guard_regions() {
-  const std::size_t pg = page_size();
-  void* p = ::mmap(nullptr, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return false;
-  bool ok = ::madvise(p, pg, MADV_GUARD_INSTALL) == 0;
-  ::munmap(p, 2 * pg);
-  return ok;
-}
-
 }  // namespace
 
-std::size_t page_size() noexcept {
-  static const std::size_t pg = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  return pg;
-}
-
-bool stack_pool::guard_regions_supported() noexcept {
-  static const bool ok = probe_guard_regions();
-  return ok;
-}
+bool stack_pool::guard_regions_supported() noexcept { return stack_guard_regions_supported(); }
 
 stack_pool::stack_pool(std::size_t slot_size) : slot_size_(slot_size) {}
 
@@ -70,26 +36,15 @@ stack_pool& stack_pool::for_size(std::size_t slot_size) {
 
 void stack_pool::carve_arena() {
   const std::size_t pg = page_size();
-  const std::size_t bytes = slot_size_ * slots_per_arena;
-  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "weft: cannot reserve fiber stacks");
-  char* base = static_cast<char*>(mem);
-  const bool regions = guard_regions_supported();
-  if (!regions && mprotect_guard_budget.load() < 0) {
-    long expected = -1;
-    mprotect_guard_budget.compare_exchange_strong(expected, initial_mprotect_budget());
-  }
+  char* base = reserve_stack_memory(slot_size_ * slots_per_arena);
   // Push in reverse so that acquire() hands out ascending addresses.
   for (std::size_t i = slots_per_arena; i-- > 0;) {
     char* slot = base + i * slot_size_;
-    bool guarded = false;
-    if (regions) {
-      guarded = ::madvise(slot, pg, MADV_GUARD_INSTALL) == 0;
-    } else if (mprotect_guard_budget.fetch_sub(1) > 0) {
-      guarded = ::mprotect(slot, pg, PROT_NONE) == 0;
-    }
+    const bool guarded = install_stack_guard(slot);
 #ifdef WEFT_VALGRIND
     VALGRIND_STACK_REGISTER(slot + pg, slot + slot_size_);
+#else
+    (void)pg;
 #endif
     cold_.push_back(reinterpret_cast<std::uintptr_t>(slot) | (guarded ? 1u : 0u));
   }
@@ -139,8 +94,8 @@ void stack_pool::return_pages(std::vector<std::uintptr_t>& entries) noexcept {
       ++j;
     }
     // Keep the guard page of the first slot untouched (mprotect'd guards reject madvise on some
-    // kernels); guard regions survive MADV_DONTNEED.
-    ::madvise(start + page_size(), static_cast<std::size_t>(end - start) - page_size(), MADV_DONTNEED);
+    // kernels); guard regions survive the discard.
+    discard_stack_memory(start + page_size(), static_cast<std::size_t>(end - start) - page_size());
     i = j;
   }
 }

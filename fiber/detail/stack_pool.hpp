@@ -1,12 +1,13 @@
 // stack_pool.hpp — fiber stacks: reserved in large arenas, committed by the kernel page by page as
 // they are touched, guarded, and recycled.
 //
-// Design (DESIGN.md pitfall 3): a naive mmap + mprotect guard per stack costs two VMAs, and Linux's
+// Design: a naive mmap + mprotect guard per stack costs two VMAs, and Linux's
 // default vm.max_map_count (65530) then stops near 32k fibers. weft carves stacks out of arenas of
 // many slots (adjacent same-protection mappings are one VMA) and guards each slot's lowest page with
 // a *guard region* (madvise(MADV_GUARD_INSTALL), Linux >= 6.13), which lives in the page tables and
 // costs no VMA at all. On older kernels it falls back to mprotect guard pages within a budget of
-// a quarter of vm.max_map_count; stacks beyond the budget are unguarded (stated in README).
+// a quarter of vm.max_map_count; stacks beyond the budget are unguarded (stated in README). The
+// memory calls themselves live in the platform layer (os/stack_memory.hpp).
 //
 // Slot layout, low to high: [guard page][usable stack ... grows down][control block][slot header]
 //
@@ -15,6 +16,8 @@
 // keeps up to 4096 stacks warm for any worker (stacks freed on one worker are often needed on
 // another) and beyond that returns pages with madvise(MADV_DONTNEED), keeping the reservation.
 #pragma once
+
+#include <fiber/detail/os/stack_memory.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -32,7 +35,6 @@ struct stack_slot {
   bool guarded;
 };
 
-std::size_t page_size() noexcept;
 
 class stack_pool {
  public:

@@ -3,8 +3,7 @@
 #include <fiber/detail/overflow_guard.hpp>
 #include <fiber/detail/runtime_core.hpp>
 
-#include <pthread.h>
-#include <sched.h>
+#include <fiber/detail/os/cpu.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -123,11 +122,12 @@ void inbox::drain_into(fiber_fifo& out) noexcept {
 
 // ---------------------------------------------------------------- worker
 
-worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size)
+worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size, std::unique_ptr<poller> io)
     : rt_(rt),
       index_(index),
       steal_seed_(index * 2654435761u + 1),
-      stacks_(stack_pool::for_size(default_slot_size)) {
+      stacks_(stack_pool::for_size(default_slot_size)),
+      poller_(io.release()) {
   std::lock_guard lk(debug_registry_mu);
   unsigned slot = 0;
   while (slot < weft_debug_worker_count && weft_debug_workers[slot]) ++slot;
@@ -150,15 +150,10 @@ worker::~worker() {
 
 void worker::thread_main(int pin_cpu) {
   tls_current = this;
-  if (pin_cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(pin_cpu, &set);
-    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
-  }
+  if (pin_cpu >= 0) pin_current_thread(pin_cpu);
   char name[16];
   std::snprintf(name, sizeof name, "weft-w%u", index_);
-  ::pthread_setname_np(::pthread_self(), name);
+  name_current_thread(name);
   overflow_guard guard;  // alternate signal stack for the stack-overflow report
   adopt_thread_context(sched_ctx_);
   loop();

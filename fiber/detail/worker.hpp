@@ -22,7 +22,7 @@
 
 #include <fiber/detail/context_switch.hpp>
 #include <fiber/detail/fiber_control.hpp>
-#include <fiber/detail/poller.hpp>
+#include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/detail/stack_pool.hpp>
 #include <fiber/detail/timer_heap.hpp>
@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -97,7 +98,7 @@ class inbox {
 
 class worker {
  public:
-  worker(runtime_core& rt, unsigned index, std::size_t default_slot_size);
+  worker(runtime_core& rt, unsigned index, std::size_t default_slot_size, std::unique_ptr<poller> io);
   ~worker();
 
   static worker* current() noexcept { return tls_current; }  // the calling thread's worker, or null
@@ -176,7 +177,7 @@ class worker {
   spawn_queue spawn_q_;
   // Never freed: a socket registered here may be closed after the runtime is gone, and its
   // removal must find a live (shut down) poller. ~worker() only shuts it down.
-  poller* const poller_ = new poller();
+  poller* const poller_;
 };
 
 }  // namespace fiber::detail

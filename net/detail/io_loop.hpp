@@ -44,6 +44,6 @@ namespace fiber::net::detail {
 // (connection_refused, timed_out, operation_canceled, ...).
 std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsigned addrlen,
                                fiber::detail::clock::time_point deadline) noexcept;
-// accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) with the EMFILE back-off; returns the new fd or -1 with ec.
+// accept (non-blocking, close-on-exec: os/socket_ops.hpp) with the EMFILE back-off; returns the new fd or -1 with ec.
 int accept_socket(poll_descriptor* pd, fiber::detail::clock::time_point deadline, std::error_code& ec) noexcept;
 }  // namespace fiber::net::detail

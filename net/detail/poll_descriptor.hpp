@@ -27,7 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <fiber/detail/poller.hpp>
+#include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/park.hpp>
 #include <system_error>

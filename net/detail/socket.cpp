@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <fiber/detail/os/socket_ops.hpp>
 #include <net/detail/io_loop.hpp>
 #include <net/detail/poll_descriptor.hpp>
 #include <net/socket.hpp>
@@ -140,9 +141,10 @@ std::size_t stream_socket::write_some(const_buffer buf, std::error_code& ec, dea
     ec.clear();
     return 0;
   }
-  // MSG_NOSIGNAL: a write to a reset connection reports EPIPE instead of raising SIGPIPE.
-  long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
-                          [&](int fd) { return ::send(fd, buf.data(), buf.size(), MSG_NOSIGNAL); });
+  // No SIGPIPE: a write to a reset connection reports EPIPE instead (os/socket_ops.hpp).
+  long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec, [&](int fd) {
+    return ::send(fd, buf.data(), buf.size(), fiber::detail::no_sigpipe_send_flag);
+  });
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -209,7 +211,7 @@ std::size_t stream_socket::writev(std::span<const const_buffer> bufs, std::error
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
     long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
-                            [&](int fd) { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
+                            [&](int fd) { return ::sendmsg(fd, &msg, fiber::detail::no_sigpipe_send_flag); });
     if (r < 0) return written;
     written += static_cast<std::size_t>(r);
     skip += static_cast<std::size_t>(r);
@@ -294,7 +296,7 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
 int accept_socket(poll_descriptor* pd, fiber::detail::clock::time_point deadline, std::error_code& ec) noexcept {
   long r = run_io(pd, io_kind::read, deadline, ec, [](int fd) {
     for (;;) {
-      int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int c = fiber::detail::accept_connection(fd);
       if (c < 0 && (errno == ECONNABORTED || errno == EPROTO)) continue;  // that client gave up; next
       return c;
     }

@@ -1,7 +1,7 @@
 // socket_factory.hpp — socket_base::open_socket and socket_base::adopt (declared in net/socket.hpp).
 //
-// Owns: the step every socket type shares when it gets a new fd — socket(2) or accept4 with
-// SOCK_NONBLOCK | SOCK_CLOEXEC, then the Socket object whose constructor allocates the fd's
+// Owns: the step every socket type shares when it gets a new fd — a non-blocking, close-on-exec
+// socket from the platform layer (os/socket_ops.hpp), then the Socket object whose constructor allocates the fd's
 // poll_descriptor. Invariant: an fd never leaks — if the allocation throws, the fd is closed and
 // the caller gets an empty socket with std::errc::not_enough_memory. Included by net/detail/*.cpp only.
 #pragma once
@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <new>
+#include <fiber/detail/os/socket_ops.hpp>
 #include <net/errors.hpp>
 #include <net/socket.hpp>
 #include <system_error>
@@ -31,7 +32,7 @@ Socket socket_base::adopt(int fd, std::error_code& ec) noexcept {
 template <class Socket>
 Socket socket_base::open_socket(int family, int type, std::error_code& ec) noexcept {
   ec.clear();
-  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = fiber::detail::open_socket(family, type, 0);
   if (fd < 0) {
     ec = detail::errno_code(errno);
     return Socket();

@@ -60,7 +60,7 @@ void udp_socket::connect(const endpoint& peer) {
 
 std::size_t udp_socket::send_to(const_buffer buf, const endpoint& to, std::error_code& ec, deadline d) noexcept {
   long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec, [&](int fd) {
-    return ::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, to.data(), to.size());
+    return ::sendto(fd, buf.data(), buf.size(), fiber::detail::no_sigpipe_send_flag, to.data(), to.size());
   });
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
@@ -87,7 +87,7 @@ std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, deadline d
 
 std::size_t udp_socket::send(const_buffer buf, std::error_code& ec, deadline d) noexcept {
   long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
-                          [&](int fd) { return ::send(fd, buf.data(), buf.size(), MSG_NOSIGNAL); });
+                          [&](int fd) { return ::send(fd, buf.data(), buf.size(), fiber::detail::no_sigpipe_send_flag); });
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 

@@ -51,7 +51,7 @@ unix_stream unix_stream::connect(std::string_view path, deadline d) {
 
 std::pair<unix_stream, unix_stream> unix_stream::pair() {
   int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+  if (fiber::detail::open_socket_pair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
     throw std::system_error(errno, std::generic_category(), "weft: unix_stream::pair");
   return {unix_stream(fds[0], nonblocking_fd_t{}), unix_stream(fds[1], nonblocking_fd_t{})};
 }

@@ -1,0 +1,18 @@
+// cpu.hpp — what the platform says about CPUs and threads: how many CPUs this process may use,
+// which ones, pinning a thread to one, naming a thread (debuggers and `top -H` show the name).
+#pragma once
+
+#include <vector>
+
+namespace fiber::detail {
+
+// CPUs this process may run on: the affinity mask, capped by a cgroup CPU quota where there is one.
+unsigned usable_cpu_count() noexcept;
+// The CPU numbers of the affinity mask, in order (empty if the platform has no affinity API).
+std::vector<int> allowed_cpus();
+// Best effort: pins the calling thread to `cpu` (no-op where unsupported).
+void pin_current_thread(int cpu) noexcept;
+// Best effort: names the calling thread (at most 15 characters are kept on Linux).
+void name_current_thread(const char* name) noexcept;
+
+}  // namespace fiber::detail

@@ -1,0 +1,25 @@
+// socket_ops.hpp — sockets the way weft drives them: non-blocking and close-on-exec from birth, and
+// never raising SIGPIPE. Linux has SOCK_NONBLOCK | SOCK_CLOEXEC, accept4 and MSG_NOSIGNAL; macOS has
+// none of them and needs SO_NOSIGPIPE on the socket; FreeBSD has some. What exists is probed at
+// build time (CMake), not assumed per OS. net/ reaches these calls only through here.
+#pragma once
+
+#include <sys/socket.h>
+
+namespace fiber::detail {
+
+// Flags for send/sendto/sendmsg: MSG_NOSIGNAL where it exists (else the socket has SO_NOSIGPIPE).
+#ifdef MSG_NOSIGNAL
+inline constexpr int no_sigpipe_send_flag = MSG_NOSIGNAL;
+#else
+inline constexpr int no_sigpipe_send_flag = 0;
+#endif
+
+// socket(2), non-blocking, close-on-exec, no SIGPIPE. -1 with errno on failure (no fd leaks).
+int open_socket(int family, int type, int protocol) noexcept;
+// socketpair(2), both ends like open_socket. -1 with errno on failure.
+int open_socket_pair(int family, int type, int protocol, int fds[2]) noexcept;
+// accept(2) of one connection, non-blocking, close-on-exec, no SIGPIPE. -1 with errno.
+int accept_connection(int listen_fd) noexcept;
+
+}  // namespace fiber::detail

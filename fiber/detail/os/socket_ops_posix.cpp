@@ -1,0 +1,78 @@
+// socket_ops_posix.cpp — os/socket_ops.hpp: one code path, the flags the build probed for
+// (WEFT_HAVE_SOCK_FLAGS: SOCK_NONBLOCK/SOCK_CLOEXEC in socket's type; WEFT_HAVE_ACCEPT4). Without
+// them the flags are set with fcntl right after the call (a fork in between may inherit the fd:
+// that is the platform's limit, not ours to fix).
+#include <fiber/detail/os/socket_ops.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace fiber::detail {
+
+namespace {
+
+// After the fact: O_NONBLOCK, FD_CLOEXEC and (where MSG_NOSIGNAL is missing) SO_NOSIGPIPE.
+bool finish_socket(int fd, bool flags_done) noexcept {
+  if (!flags_done) {
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return false;
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return false;
+  }
+#if defined(SO_NOSIGPIPE) && !defined(MSG_NOSIGNAL)
+  int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0) return false;
+#endif
+  return true;
+}
+
+int fail_closing(int fd) noexcept {
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return -1;
+}
+
+#if defined(WEFT_HAVE_SOCK_FLAGS)
+constexpr int birth_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+constexpr bool flags_at_birth = true;
+#else
+constexpr int birth_flags = 0;
+constexpr bool flags_at_birth = false;
+#endif
+
+}  // namespace
+
+int open_socket(int family, int type, int protocol) noexcept {
+  const int fd = ::socket(family, type | birth_flags, protocol);
+  if (fd < 0) return -1;
+  return finish_socket(fd, flags_at_birth) ? fd : fail_closing(fd);
+}
+
+int open_socket_pair(int family, int type, int protocol, int fds[2]) noexcept {
+  if (::socketpair(family, type | birth_flags, protocol, fds) < 0) return -1;
+  if (!finish_socket(fds[0], flags_at_birth) || !finish_socket(fds[1], flags_at_birth)) {
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+int accept_connection(int listen_fd) noexcept {
+#if defined(WEFT_HAVE_ACCEPT4)
+  const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return -1;
+  return finish_socket(fd, true) ? fd : fail_closing(fd);
+#else
+  const int fd = ::accept(listen_fd, nullptr, nullptr);
+  if (fd < 0) return -1;
+  return finish_socket(fd, false) ? fd : fail_closing(fd);
+#endif
+}
+
+}  // namespace fiber::detail

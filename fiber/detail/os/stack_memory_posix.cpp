@@ -1,0 +1,107 @@
+// stack_memory_posix.cpp — os/stack_memory.hpp with mmap/madvise/mprotect/mincore. Linux adds
+// guard regions (MADV_GUARD_INSTALL) and reads its map-count limit from /proc; other systems use
+// mprotect guards without a limit to respect.
+#include <fiber/detail/os/stack_memory.hpp>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <fstream>
+#include <system_error>
+#include <vector>
+
+#if defined(__linux__) && !defined(MADV_GUARD_INSTALL)
+#define MADV_GUARD_INSTALL 102
+#endif
+
+namespace fiber::detail {
+
+namespace {
+
+#ifdef MAP_NORESERVE
+constexpr int reserve_flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#else
+constexpr int reserve_flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#endif
+
+std::atomic<long> mprotect_guard_budget{-1};  // guards mprotect may still install; -1: not computed
+
+long initial_mprotect_budget() noexcept {
+#if defined(__linux__)
+  long max_maps = 65530;
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  if (in) in >> max_maps;
+  return max_maps / 4 / 2;  // each mprotect'd guard splits a mapping: ~2 VMAs
+#else
+  return 1L << 40;  // no per-process mapping limit to stay under
+#endif
+}
+
+bool probe_guard_regions() noexcept {
+#if defined(__linux__)
+  const std::size_t pg = page_size();
+  void* p = ::mmap(nullptr, 2 * pg, PROT_READ | PROT_WRITE, reserve_flags, -1, 0);
+  if (p == MAP_FAILED) return false;
+  const bool ok = ::madvise(p, pg, MADV_GUARD_INSTALL) == 0;
+  ::munmap(p, 2 * pg);
+  return ok;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+std::size_t page_size() noexcept {
+  static const std::size_t pg = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return pg;
+}
+
+char* reserve_stack_memory(std::size_t bytes) {
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, reserve_flags, -1, 0);
+  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "weft: cannot reserve fiber stacks");
+  return static_cast<char*>(mem);
+}
+
+bool stack_guard_regions_supported() noexcept {
+  static const bool ok = probe_guard_regions();
+  return ok;
+}
+
+bool install_stack_guard(char* page) noexcept {
+#if defined(__linux__)
+  if (stack_guard_regions_supported()) return ::madvise(page, page_size(), MADV_GUARD_INSTALL) == 0;
+#endif
+  if (mprotect_guard_budget.load(std::memory_order_relaxed) < 0) {
+    long expected = -1;
+    mprotect_guard_budget.compare_exchange_strong(expected, initial_mprotect_budget());
+  }
+  if (mprotect_guard_budget.fetch_sub(1, std::memory_order_relaxed) <= 0) return false;
+  return ::mprotect(page, page_size(), PROT_NONE) == 0;
+}
+
+void discard_stack_memory(char* addr, std::size_t bytes) noexcept {
+#if defined(__linux__)
+  ::madvise(addr, bytes, MADV_DONTNEED);  // immediate: the pages read as zero from now on
+#else
+  ::madvise(addr, bytes, MADV_FREE);
+#endif
+}
+
+std::size_t resident_bytes(const char* addr, std::size_t bytes) noexcept {
+  const std::size_t pg = page_size();
+  const std::size_t pages = (bytes + pg - 1) / pg;
+#if defined(__linux__)
+  std::vector<unsigned char> vec(pages);
+#else
+  std::vector<char> vec(pages);
+#endif
+  if (::mincore(const_cast<char*>(addr), bytes, vec.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (auto v : vec) n += (v & 1) ? 1 : 0;
+  return n * pg;
+}
+
+}  // namespace fiber::detail
