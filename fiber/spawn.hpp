@@ -36,7 +36,7 @@
 namespace fiber {
 
 struct spawn_options {
-  std::string name;            // shown in diagnostics (stack overflow, uncaught exceptions)
+  std::string name = {};       // shown in diagnostics (stack overflow, uncaught exceptions)
   std::size_t stack_size = 0;  // bytes; 0: the runtime's default (runtime_options::stack_size)
 };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds libkqueue (the BSD kqueue()/kevent() API on Linux; test-only, not in Debian) from the
-# tarball the workplace keeps beside the project, into build/third_party/prefix. Prints the prefix.
+# tarball the workplace keeps beside the project, with weft's fix for a lost-event bug
+# (scripts/libkqueue-event-batch.patch), into build/third_party/prefix. Prints the prefix.
 # The kqueue backend is tested on Linux against it:
 #   prefix=$(bash scripts/build-libkqueue.sh)
 #   cmake -S . -B build-kqueue -DWEFT_KQUEUE=ON -DCMAKE_PREFIX_PATH="$prefix"
@@ -19,7 +20,11 @@ if [[ -z $tarball ]]; then
 fi
 src=$root/build/third_party
 mkdir -p "$src"
+rm -rf "$src/libkqueue"
 tar -xzf "$tarball" -C "$src"
+# libkqueue 2.7.0 loses events when one epoll event becomes two kevents and the caller's list is
+# full (edge-triggered: lost for good). Our one-line fix halves its epoll batch; see the patch.
+patch -s -p1 -d "$src/libkqueue" < "$root/scripts/libkqueue-event-batch.patch"
 cmake -S "$src/libkqueue" -B "$src/libkqueue/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
 cmake --build "$src/libkqueue/build" -j"$(nproc)" >/dev/null

@@ -5,7 +5,7 @@
 set -euo pipefail
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-packages=(build-essential cmake g++ clang-14 pkg-config ca-certificates gdb
+packages=(build-essential cmake g++ clang-14 pkg-config ca-certificates gdb patch
   libboost-context-dev libboost-fiber-dev libmimalloc-dev libc-ares-dev libgtest-dev libbenchmark-dev
   libhiredis-dev libcurl4-openssl-dev redis-server nginx)
 if [[ ${1:-} == --demo ]]; then

@@ -67,6 +67,7 @@ void poll_descriptor::reset(int fd, bool owns_fd) noexcept {
   owns_fd_ = owns_fd;
   poller_.store(nullptr, std::memory_order_relaxed);
   registering_.store(0, std::memory_order_relaxed);
+  reported_error_.store(0, std::memory_order_relaxed);
   for (auto& s : slots_) {
     std::lock_guard g(s.lock);  // a stale reactor event may be touching the slot right now
     s.waiter = {};
@@ -134,8 +135,9 @@ void poll_descriptor::wake(slot& s) noexcept {
   if (t) fiber::detail::unpark(t);
 }
 
-void poll_descriptor::on_io_ready(std::uint32_t events) noexcept {
+void poll_descriptor::on_io_ready(std::uint32_t events, int error) noexcept {
   using namespace fiber::detail;
+  if (error != 0) reported_error_.store(error, std::memory_order_release);
   auto signal = [](slot& s) {
     park_token t;
     {

@@ -60,7 +60,10 @@ class poll_descriptor final : public fiber::detail::io_handler {
   // The owner is done with this object: close() and recycle once idle. The pointer is dead after.
   void release() noexcept;
 
-  void on_io_ready(std::uint32_t events) noexcept override;
+  void on_io_ready(std::uint32_t events, int error) noexcept override;
+  // The socket error a backend reported with an event (0 if none), cleared by the read: for
+  // connect(), whose SO_ERROR a backend may have consumed while fetching the event.
+  int take_reported_error() noexcept { return reported_error_.exchange(0, std::memory_order_acq_rel); }
 
  private:
   poll_descriptor() = default;
@@ -91,6 +94,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
   std::atomic<std::uint64_t> state_{0};
   std::atomic<fiber::detail::poller*> poller_{nullptr};  // where fd_ is registered, or null
   std::atomic<int> registering_{0};                      // 0 no, 1 in progress, 2 done
+  std::atomic<int> reported_error_{0};                   // see take_reported_error()
   slot slots_[2];
   poll_descriptor* next_free_ = nullptr;  // pool link, under the pool lock
 };

@@ -264,6 +264,7 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
       int err = 0;
       socklen_t len = sizeof err;
       if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+      if (err == 0) err = pd->take_reported_error();  // the backend may have consumed SO_ERROR
       if (err != 0) {
         ec = errno_code(err);
         break;

@@ -10,6 +10,8 @@
 //                    reports readiness that already exists: an fd readable at add() produces an
 //                    event from the next wait(), so "syscall -> EAGAIN -> add -> wait" loses nothing.
 //                    Events are dispatched on the thread that calls wait() (the owning worker).
+//                    A backend that reads a socket's pending error to report it passes it along
+//                    (the error may then be gone from SO_ERROR).
 //   remove(fd)       Deregisters fd (any thread; must be called before the fd is closed). After it
 //                    returns no *new* event is reported for fd, but an event that a concurrent wait()
 //                    already fetched may still be dispatched: handlers live in type-stable memory and
@@ -48,8 +50,10 @@ enum io_event : std::uint32_t {
 };
 
 // Receives readiness events for one registered descriptor (called on the poller's worker thread).
+// `error` is the descriptor's pending socket error when the backend learned it while fetching the
+// event (kqueue reports it in fflags; libkqueue even consumes SO_ERROR to do so), else 0.
 struct io_handler {
-  virtual void on_io_ready(std::uint32_t events) noexcept = 0;
+  virtual void on_io_ready(std::uint32_t events, int error) noexcept = 0;
 
  protected:
   ~io_handler() = default;

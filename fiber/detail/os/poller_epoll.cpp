@@ -84,7 +84,7 @@ class epoll_poller final : public poller {
         }
         continue;
       }
-      static_cast<io_handler*>(events[i].data.ptr)->on_io_ready(from_epoll(events[i].events));
+      static_cast<io_handler*>(events[i].data.ptr)->on_io_ready(from_epoll(events[i].events), 0);
       ++dispatched;
     }
     return dispatched;

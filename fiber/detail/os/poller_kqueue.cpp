@@ -90,6 +90,7 @@ class kqueue_poller final : public poller {
       io_handler* h = from_udata(e.udata);
       if (!h) continue;
       std::uint32_t bits = 0;
+      int error = 0;
       if (e.flags & EV_ERROR) {
         bits = io_error;
       } else if (e.filter == EVFILT_READ) {
@@ -99,8 +100,11 @@ class kqueue_poller final : public poller {
         bits = io_writable;
         if (e.flags & EV_EOF) bits |= io_hangup;  // the write side is gone: report it to both sides
       }
-      if (e.fflags != 0 && (e.flags & EV_EOF)) bits |= io_error;  // fflags holds the socket error
-      h->on_io_ready(bits);
+      if (e.fflags != 0 && (e.flags & EV_EOF)) {  // fflags holds the socket error
+        bits |= io_error;
+        error = static_cast<int>(e.fflags);
+      }
+      h->on_io_ready(bits, error);
       ++dispatched;
     }
     return dispatched;
