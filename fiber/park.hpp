@@ -48,7 +48,7 @@ bool unpark(park_token token, wake_reason why = wake_reason::notified) noexcept;
 // Called by every try_ operation that failed without waiting (try_lock, try_acquire, try_wait,
 // a zero-timeout wait): after several failures in a row without a switch in between, the calling
 // fiber yields, so `while (!m.try_lock()) {}` lets the fiber that would release it run. On an OS
-// thread it yields the thread now and then.
+// thread it does nothing (the kernel preempts threads).
 void note_failed_try() noexcept;
 
 // Who holds a lock (the calling fiber, or the calling OS thread's parker) and where it runs: lock

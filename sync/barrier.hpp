@@ -13,7 +13,7 @@
 // phase wait for it to finish. Misuse: more arrivals than expected in a phase aborts.
 #pragma once
 
-#include <sync/detail/mutex_core.hpp>
+#include <sync/detail/misuse.hpp>
 #include <sync/detail/notify_list.hpp>
 
 #include <cstddef>
@@ -78,8 +78,9 @@ class barrier {
     while (completing_) park_locked();  // the previous phase's completion still runs
     const std::uint64_t phase = phase_;
     if (n <= 0 || n > remaining_) {
-      list_.guard().unlock();
-      detail::sync_misuse("barrier", "arrive(n) with more arrivals than the phase still expects");
+      // Undefined in std: counted as the arrivals the phase still expects (it completes).
+      detail::report_misuse("barrier", "arrive(n) with more arrivals than the phase still expects");
+      n = n <= 0 ? 0 : remaining_;
     }
     expected_ -= drop;
     remaining_ -= n;

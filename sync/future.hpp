@@ -155,6 +155,16 @@ struct future_state<void> : future_state_base {
 template <class R>
 using state_ptr = std::shared_ptr<future_state<R>>;
 
+// [futures.unique.future], [futures.shared.future], [futures.promise] (LWG 3458, 3466): the result
+// type is void, a reference, or a destructible object type that is neither an array nor a function.
+template <class R>
+constexpr bool valid_result_type = std::is_void_v<R> || std::is_reference_v<R> ||
+                                   (std::is_object_v<R> && !std::is_array_v<R> && std::is_destructible_v<R>);
+#define WEFT_CHECK_RESULT_TYPE(R)                                                                         \
+  static_assert(::fiber::detail::valid_result_type<R>,                                                  \
+                "weft: the result type must be void, a reference, or a destructible object type that is " \
+                "not an array (LWG 3458, 3466)")
+
 template <class R>
 void check_state(const state_ptr<R>& s) {
   if (!s) throw_future_error(future_errc::no_state);
@@ -181,6 +191,8 @@ class shared_future;
 
 template <class R>
 class future {
+  WEFT_CHECK_RESULT_TYPE(R);
+
  public:
   future() noexcept = default;
   future(future&&) noexcept = default;
@@ -228,6 +240,8 @@ class future {
 
 template <class R>
 class shared_future {
+  WEFT_CHECK_RESULT_TYPE(R);
+
  public:
   shared_future() noexcept = default;
   shared_future(const shared_future&) noexcept = default;
@@ -323,10 +337,17 @@ class promise_base {
 
 template <class R>
 class promise : public detail::promise_base<R> {
+  WEFT_CHECK_RESULT_TYPE(R);
+
  public:
   promise() = default;
   template <class Alloc>
   promise(std::allocator_arg_t tag, const Alloc& a) : detail::promise_base<R>(tag, a) {}
+  // Uses-allocator move construction (as libstdc++ offers: std::tuple<promise<R>> with an allocator).
+  template <class Alloc>
+  promise(std::allocator_arg_t, const Alloc&, promise&& o) noexcept : detail::promise_base<R>(std::move(o)) {}
+  promise(promise&&) noexcept = default;
+  promise& operator=(promise&&) noexcept = default;
   void set_value(const R& v) {
     this->set([&] { this->state_->value.emplace(v); }, false);
   }
@@ -348,6 +369,10 @@ class promise<R&> : public detail::promise_base<R&> {
   promise() = default;
   template <class Alloc>
   promise(std::allocator_arg_t tag, const Alloc& a) : detail::promise_base<R&>(tag, a) {}
+  template <class Alloc>
+  promise(std::allocator_arg_t, const Alloc&, promise&& o) noexcept : detail::promise_base<R&>(std::move(o)) {}
+  promise(promise&&) noexcept = default;
+  promise& operator=(promise&&) noexcept = default;
   void set_value(R& v) {
     this->set([&] { this->state_->value = std::addressof(v); }, false);
   }
@@ -363,6 +388,10 @@ class promise<void> : public detail::promise_base<void> {
   promise() = default;
   template <class Alloc>
   promise(std::allocator_arg_t tag, const Alloc& a) : detail::promise_base<void>(tag, a) {}
+  template <class Alloc>
+  promise(std::allocator_arg_t, const Alloc&, promise&& o) noexcept : detail::promise_base<void>(std::move(o)) {}
+  promise(promise&&) noexcept = default;
+  promise& operator=(promise&&) noexcept = default;
   void set_value() {
     this->set([] {}, false);
   }
@@ -542,12 +571,21 @@ template <class F, class... Args>
 [[nodiscard]] auto async(launch policy, F&& f, Args&&... args) {
   using Call = detail::bound_call_for<F, Args...>;
   using R = typename Call::result_type;
-  if ((policy & launch::async) == launch::async || (policy & launch::deferred) != launch::deferred) {
+  const bool may_defer = (policy & launch::deferred) == launch::deferred;
+  if ((policy & launch::async) == launch::async || !may_defer) {
     auto s = std::make_shared<detail::async_state<R>>();
-    s->fiber = detail::spawn_in_place<detail::async_entry<R, Call>>(
-        nullptr, spawn_options{}, detail::on_uncaught::report_to_joiner, static_cast<detail::future_state<R>*>(s.get()),
-        std::forward<F>(f), std::forward<Args>(args)...);
-    return future<R>(std::move(s));
+    try {
+      s->fiber = detail::spawn_in_place<detail::async_entry<R, Call>>(
+          nullptr, spawn_options{}, detail::on_uncaught::report_to_joiner,
+          static_cast<detail::future_state<R>*>(s.get()), std::forward<F>(f), std::forward<Args>(args)...);
+      return future<R>(std::move(s));
+    } catch (const std::system_error& e) {
+      // [futures.async]: with launch::async | launch::deferred, a task that cannot be started
+      // (no stack: ENOMEM; resource_unavailable_try_again) runs deferred instead, as libstdc++ does.
+      if (!may_defer ||
+          (e.code() != std::errc::resource_unavailable_try_again && e.code() != std::errc::not_enough_memory))
+        throw;
+    }
   }
   return future<R>(
       std::make_shared<detail::deferred_state<R, Call>>(std::in_place, std::forward<F>(f), std::forward<Args>(args)...));

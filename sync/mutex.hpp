@@ -15,10 +15,11 @@
 // try_lock that fails several times in a row on a fiber yields it, so a polling loop lets the
 // holder run. Timed forms: try_lock_for measures on steady_clock; try_lock_until(t) fails only
 // once t's own clock has reached t; extreme values saturate (time_point::min() is a try).
-// Misuse: unlock() by a fiber/thread that does not own the lock, or destroying a locked mutex,
-// aborts with a message naming the type and the caller in debug builds (!NDEBUG); the
-// recursive types always check (they track the owner anyway). Do not hold a std::mutex across a
-// fiber:: wait: the std lock blocks the whole worker (see the porting notes in README).
+// Misuse (undefined in std): destroying a locked mutex, unlock() of an unlocked one, and — in debug
+// builds, always for the recursive types — unlock() by a fiber/thread that does not own the lock
+// print one line naming the type and the caller, then do what glibc does (sync/detail/misuse.hpp;
+// WEFT_MISUSE_ABORT=1 makes them fatal). Do not hold a std::mutex across a fiber:: wait: the std
+// lock blocks the whole worker (see the porting notes in README).
 #pragma once
 
 #include <sync/detail/mutex_core.hpp>
@@ -40,18 +41,20 @@ class basic_mutex {
   basic_mutex(const basic_mutex&) = delete;
   basic_mutex& operator=(const basic_mutex&) = delete;
   ~basic_mutex() {
-#ifndef NDEBUG
-    if (core_.is_locked()) sync_misuse(Name, "destroyed while locked");
-#endif
+    if (core_.is_locked()) report_misuse(Name, "destroyed while locked");
   }
 
   void lock() { core_.lock(); }
   bool try_lock() noexcept { return core_.try_lock(); }
   void unlock() noexcept {
+    if (!core_.is_locked()) {
+      report_misuse(Name, "unlock() of a mutex that is not locked");
+      return;  // nothing to release
+    }
 #ifndef NDEBUG
-    if (!core_.is_locked()) sync_misuse(Name, "unlock() of a mutex that is not locked");
+    // Release builds skip the owner check (it costs a lookup per unlock) and unlock, as glibc does.
     if (core_.holder_who() != current_holder().who)
-      sync_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
+      report_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
 #endif
     core_.unlock();
   }
@@ -76,9 +79,7 @@ class basic_recursive_mutex {
   basic_recursive_mutex(const basic_recursive_mutex&) = delete;
   basic_recursive_mutex& operator=(const basic_recursive_mutex&) = delete;
   ~basic_recursive_mutex() {
-#ifndef NDEBUG
-    if (core_.is_locked()) sync_misuse(Name, "destroyed while locked");
-#endif
+    if (core_.is_locked()) report_misuse(Name, "destroyed while locked");
   }
 
   void lock() {
@@ -103,8 +104,10 @@ class basic_recursive_mutex {
     return true;
   }
   void unlock() noexcept {
-    if (owner_.load(std::memory_order_relaxed) != current_owner_id())
-      sync_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
+    if (owner_.load(std::memory_order_relaxed) != current_owner_id()) {
+      report_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
+      return;  // as glibc's recursive mutex (EPERM): the lock stays with its owner
+    }
     if (--depth_ == 0) {
       owner_.store(0, std::memory_order_relaxed);
       core_.unlock();

@@ -14,7 +14,8 @@
 // `while (!s.try_acquire()) {}` loop lets the releasing fiber run.
 // Timed forms: try_acquire_for measures on steady_clock; try_acquire_until(t) fails only once t's
 // own clock has reached t; extreme values saturate.
-// Misuse: release(n) with n < 0 or beyond max() aborts with a message.
+// Misuse (undefined in std): release(n) with n < 0 is ignored, beyond max() counted anyway; each
+// prints one line naming the caller (sync/detail/misuse.hpp).
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>

@@ -15,8 +15,9 @@
 // claim); readers that arrived during a writer's turn are all let in when it unlocks, before the
 // next writer can claim. A try_lock / try_lock_shared that keeps failing on a fiber yields it.
 // Timed forms: *_for measure on steady_clock; *_until(t) fail only once t's own clock has reached t.
-// Misuse (always checked): unlock() while not exclusively locked, unlock_shared() with no reader,
-// destroying a locked mutex (debug builds) abort with a message.
+// Misuse (undefined in std; one line on stderr naming the caller, then glibc's behaviour): unlock()
+// while only shared-locked releases the shared lock (as pthread_rwlock_unlock), unlock() or
+// unlock_shared() of an unlocked mutex does nothing, destroying a locked mutex is reported.
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>
@@ -55,7 +56,7 @@ class shared_core {
   }
   void unlock_shared() noexcept {
     const std::uint64_t old = readers_.fetch_sub(1, std::memory_order_release);
-    if ((old & count_mask) == 0) misuse_unlock_shared();
+    if ((old & count_mask) == 0) return undo_unlock_shared();
     if (old & claimed) depart(generation(old));
   }
 
@@ -74,7 +75,7 @@ class shared_core {
   void depart(std::uint32_t gen) noexcept;
   bool wait_for_departures(std::uint64_t active, clock::time_point deadline) noexcept;
   void release_claim() noexcept;
-  [[noreturn]] static void misuse_unlock_shared() noexcept;
+  void undo_unlock_shared() noexcept;
 
   std::atomic<std::uint64_t> readers_{0};
   mutex_core writers_;             // held by the writer for its whole turn

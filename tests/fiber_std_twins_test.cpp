@@ -111,6 +111,25 @@ TEST(StdTwins, ThreadNeverPassesAStopToken) {
   EXPECT_TRUE(had_token);
 }
 
+struct runner {
+  int runs = 0;
+  void run(std::stop_token st) { runs += st.stop_possible() ? 1 : 100; }
+  void run_args(std::stop_token st, int a, int b) { runs += st.stop_possible() ? a + b : -1; }
+};
+
+TEST(StdTwins, JthreadPassesTheTokenAfterAMemberFunctionsObject) {
+  // libstdc++ accepts jthread{&X::run, &x} for `void X::run(std::stop_token)`: the token goes after
+  // the object argument. Ported code relies on it.
+  runner r;
+  {
+    fiber::jthread j{&runner::run, &r};
+  }
+  {
+    fiber::jthread j{&runner::run_args, &r, 2, 3};
+  }
+  EXPECT_EQ(r.runs, 6);
+}
+
 TEST(StdTwins, ThreadDiscardsAnyReturnType) {
   static int target = 0;
   fiber::thread t([]() -> int& { return target; });  // std::thread ignores results of any type

@@ -17,7 +17,9 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 
 #include "bounded.hpp"
@@ -442,6 +444,41 @@ TEST(StdFutures, AsyncMovesTheCallableAsOftenAsStdAsync) {
   move_counter::moves = 0;
   EXPECT_EQ(fiber::async(fiber::launch::deferred, move_counter{}).get(), 1);
   EXPECT_LE(move_counter::moves.load(), 1);
+}
+
+// A callable whose first copy throws what a failed thread start throws.
+struct fails_to_start {
+  fails_to_start() = default;
+  fails_to_start(const fails_to_start& other) {
+    if (!other.copied) {
+      other.copied = true;
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+    }
+  }
+  int operator()() const { return 5; }
+  mutable bool copied = false;
+};
+
+TEST(StdFutures, AsyncThatCannotStartRunsDeferredUnderTheDefaultPolicy) {
+  // [futures.async]: launch::async | launch::deferred may run the task deferred when it cannot start.
+  fails_to_start task;
+  auto f = fiber::async(task);
+  EXPECT_EQ(f.wait_for(0s), fiber::future_status::deferred);
+  EXPECT_EQ(f.get(), 5);
+  fails_to_start again;
+  EXPECT_THROW((void)fiber::async(fiber::launch::async, again), std::system_error);
+}
+
+TEST(StdFutures, PromiseIsUsesAllocatorMoveConstructible) {
+  // std::tuple with an allocator constructs each promise as promise(allocator_arg, a, promise&&).
+  fiber::promise<int> pi;
+  fiber::promise<void> pv;
+  auto fi = pi.get_future();
+  std::tuple<fiber::promise<int>, fiber::promise<void>> t(std::allocator_arg, std::allocator<char>{}, std::move(pi),
+                                                          std::move(pv));
+  std::get<0>(t).set_value(8);
+  EXPECT_EQ(fi.get(), 8);
+  EXPECT_THROW(pi.set_value(1), fiber::future_error);  // moved from: no state
 }
 
 // ---------------------------------------------------------------- constexpr constructors

@@ -82,9 +82,14 @@ clock::time_point deadline_after(const std::chrono::duration<Rep, Period>& d) no
   return add_saturating(now, saturating_ns(d));
 }
 
+// C++20 makes every *_until with a type that is not a clock ill-formed ([thread.req.timing]).
+#define WEFT_REQUIRE_CLOCK(Clock) \
+  static_assert(std::chrono::is_clock_v<Clock>, "weft: the time point's Clock does not meet the Cpp17Clock requirements")
+
 // True once `t`'s own clock has reached t (exact; no overflow for coarse or extreme time points).
 template <class Clock, class Duration>
 bool reached(const std::chrono::time_point<Clock, Duration>& t) {
+  WEFT_REQUIRE_CLOCK(Clock);
   const auto now = Clock::now();
   const long double gap = time_detail::difference_seconds(t.time_since_epoch(), now.time_since_epoch());
   // Far apart: floating point decides. Close: both fit in their common type, compare exactly.
@@ -97,6 +102,7 @@ bool reached(const std::chrono::time_point<Clock, Duration>& t) {
 // other clock an estimate made now, which callers re-check with reached() (wait_until_clock).
 template <class Clock, class Duration>
 clock::time_point deadline_at(const std::chrono::time_point<Clock, Duration>& t) noexcept {
+  WEFT_REQUIRE_CLOCK(Clock);
   using namespace time_detail;
   if constexpr (std::is_same_v<Clock, clock>) {
     const long double s = seconds_of(t.time_since_epoch());
@@ -118,6 +124,7 @@ clock::time_point deadline_at(const std::chrono::time_point<Clock, Duration>& t)
 // deadline passed — until it succeeds or `t`'s own clock has reached t. Returns the last result.
 template <class Clock, class Duration, class Wait>
 bool wait_until_clock(const std::chrono::time_point<Clock, Duration>& t, Wait&& wait) {
+  WEFT_REQUIRE_CLOCK(Clock);
   for (;;) {
     if (wait(deadline_at(t))) return true;
     if constexpr (std::is_same_v<Clock, clock>) {

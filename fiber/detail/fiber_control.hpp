@@ -144,27 +144,44 @@ void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept;
 // copy per argument, std::reference_wrapper kept as is) and invoked once, with rvalues. With
 // OfferStopToken (spawn, jthread) a callable invocable with a std::stop_token first receives the
 // fiber's own token; without it (thread, async) it is called exactly as std::thread would call it.
+// A member function taking the stop token after its object (`jthread(&X::run, &x)` with
+// `void X::run(std::stop_token)`): libstdc++ accepts it and passes the token there.
+template <class Fn, class... Args>
+struct token_after_object : std::false_type {};
+template <class Fn, class Obj, class... Rest>
+struct token_after_object<Fn, Obj, Rest...>
+    : std::bool_constant<std::is_member_function_pointer_v<Fn> && std::is_invocable_v<Fn, Obj, std::stop_token, Rest...>> {
+};
+
 template <bool OfferStopToken, class Fn, class... Args>
 struct bound_call {
   static constexpr bool takes_stop_token = OfferStopToken && std::is_invocable_v<Fn, std::stop_token, Args...>;
-  static_assert(takes_stop_token || std::is_invocable_v<Fn, Args...>,
+  static constexpr bool takes_stop_token_after_object =
+      OfferStopToken && !takes_stop_token && !std::is_invocable_v<Fn, Args...> && token_after_object<Fn, Args...>::value;
+  static_assert(takes_stop_token || takes_stop_token_after_object || std::is_invocable_v<Fn, Args...>,
                 "weft: the callable cannot be invoked with these (decay-copied) arguments");
-  using result_type = typename std::conditional_t<takes_stop_token, std::invoke_result<Fn, std::stop_token, Args...>,
-                                                  std::invoke_result<Fn, Args...>>::type;
+
+  static decltype(auto) call(Fn&& fn, Args&&... args) {
+    if constexpr (takes_stop_token) {
+      return std::invoke(std::move(fn), current_stop_token(), std::move(args)...);
+    } else if constexpr (takes_stop_token_after_object) {
+      return call_with_token_after_object(std::move(fn), std::move(args)...);
+    } else {
+      return std::invoke(std::move(fn), std::move(args)...);
+    }
+  }
+  template <class Obj, class... Rest>
+  static decltype(auto) call_with_token_after_object(Fn&& fn, Obj&& obj, Rest&&... rest) {
+    return std::invoke(std::move(fn), std::forward<Obj>(obj), current_stop_token(), std::forward<Rest>(rest)...);
+  }
+  using result_type = decltype(call(std::declval<Fn>(), std::declval<Args>()...));
 
   template <class F, class... A>
   explicit bound_call(F&& f, A&&... a) : parts(std::forward<F>(f), std::forward<A>(a)...) {}
 
   result_type operator()() {
-    return std::apply(
-        [](Fn&& fn, Args&&... args) -> result_type {
-          if constexpr (takes_stop_token) {
-            return std::invoke(std::move(fn), current_stop_token(), std::move(args)...);
-          } else {
-            return std::invoke(std::move(fn), std::move(args)...);
-          }
-        },
-        std::move(parts));
+    return std::apply([](Fn&& fn, Args&&... args) -> result_type { return call(std::move(fn), std::move(args)...); },
+                      std::move(parts));
   }
 
   std::tuple<Fn, Args...> parts;

@@ -73,10 +73,9 @@ void note_failed_try() noexcept {
     failures = 0;
     w->yield_current();
     seen_progress = w->progress();
-  } else if (++failures >= 8 * failures_before_yield) {
-    failures = 0;
-    std::this_thread::yield();
   }
+  // An OS thread is preempted by the kernel: its polling loop needs no help (and a sched_yield per
+  // few failures would make a cheap poll cost a time slice).
 }
 
 void at_exit_of_current(exit_action* a) noexcept {

@@ -2,20 +2,18 @@
 //
 // Design: each call gets its own ares channel (simple, no shared state between fibers; c-ares reads
 // /etc/resolv.conf and /etc/hosts per channel). c-ares tells us its sockets through
-// ARES_OPT_SOCK_STATE_CB; we keep them in a private epoll set whose own fd is one poll_descriptor in
-// the worker's reactor (an epoll fd is readable while any member is ready). The caller loops: drain
-// the private set with epoll_wait(0) into ares_process_fd; when nothing is ready, wait on the
-// descriptor with ares_timeout() (capped by the caller's deadline) and, on that timeout, let c-ares
-// run its retries with ares_process_fd(BAD, BAD). c-ares closing one of its sockets removes it from
-// the private set by itself, so no reactor registration ever outlives a c-ares socket.
+// ARES_OPT_SOCK_STATE_CB; we keep them in a readiness_set (net/detail/readiness_set.hpp). The caller
+// loops: feed what the set reports ready to ares_process_fd; when nothing is, wait on the set with
+// ares_timeout() (capped by the caller's deadline) and, on that timeout, let c-ares run its retries
+// with ares_process_fd(BAD, BAD). c-ares tells us before it closes a socket (state callback with
+// neither direction), so no registration ever outlives a c-ares socket.
 #include <ares.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <mutex>
-#include <net/detail/poll_descriptor.hpp>
+#include <net/detail/readiness_set.hpp>
 #include <net/errors.hpp>
 #include <net/resolve.hpp>
 
@@ -70,7 +68,7 @@ int library_status() noexcept {
 }
 
 struct query {
-  int epfd = -1;
+  detail::readiness_set* sockets = nullptr;
   bool done = false;
   int status = ARES_SUCCESS;
   std::vector<endpoint>* out = nullptr;
@@ -79,13 +77,11 @@ struct query {
 void on_sock_state(void* data, ares_socket_t s, int readable, int writable) {
   auto* q = static_cast<query*>(data);
   if (!readable && !writable) {
-    ::epoll_ctl(q->epfd, EPOLL_CTL_DEL, s, nullptr);
+    q->sockets->unwatch(s);
     return;
   }
-  epoll_event ev{};
-  ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
-  ev.data.fd = s;
-  if (::epoll_ctl(q->epfd, EPOLL_CTL_MOD, s, &ev) < 0 && errno == ENOENT) ::epoll_ctl(q->epfd, EPOLL_CTL_ADD, s, &ev);
+  using namespace fiber::detail;
+  (void)q->sockets->watch(s, (readable ? io_readable : 0u) | (writable ? io_writable : 0u));
 }
 
 void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* res) {
@@ -110,13 +106,6 @@ struct channel_guard {
   ares_channel ch = nullptr;
   ~channel_guard() {
     if (ch) ::ares_destroy(ch);
-  }
-};
-
-struct descriptor_guard {
-  detail::poll_descriptor* pd = nullptr;
-  ~descriptor_guard() {
-    if (pd) pd->release();
   }
 };
 
@@ -151,14 +140,14 @@ std::vector<endpoint> resolve(std::string_view host, std::string_view service, c
     }
     std::string host_s(host), service_s(service);
 
-    query q;
-    q.out = &out;
-    q.epfd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (q.epfd < 0) {
-      ec = detail::errno_code(errno);
+    detail::readiness_set sockets;  // declared before the channel: outlives every c-ares socket
+    if (!sockets.usable()) {
+      ec = detail::errno_code(errno ? errno : ENOMEM);
       return out;
     }
-    descriptor_guard dg{detail::poll_descriptor::create(q.epfd)};  // closes epfd when released
+    query q;
+    q.out = &out;
+    q.sockets = &sockets;
 
     ares_options ao{};
     int mask = ARES_OPT_SOCK_STATE_CB;
@@ -196,15 +185,14 @@ std::vector<endpoint> resolve(std::string_view host, std::string_view service, c
     hints.ai_flags = numeric_port ? ARES_AI_NUMERICSERV : 0;
     ::ares_getaddrinfo(cg.ch, host_s.c_str(), service_s.c_str(), &hints, on_addrinfo, &q);
 
-    auto* pd = dg.pd;
     while (!q.done) {
-      epoll_event evs[8];
-      int n = ::epoll_wait(q.epfd, evs, 8, 0);
-      if (n > 0) {
+      fiber::detail::ready_descriptor ready[8];
+      if (int n = sockets.collect(ready, 8); n > 0) {
+        using namespace fiber::detail;
         for (int i = 0; i < n; ++i) {
-          int fd = evs[i].data.fd;
-          bool r = evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP);
-          bool w = evs[i].events & EPOLLOUT;
+          const int fd = ready[i].fd;
+          const bool r = ready[i].events & (io_readable | io_error | io_hangup | io_read_hangup);
+          const bool w = ready[i].events & io_writable;
           ::ares_process_fd(cg.ch, r ? fd : ARES_SOCKET_BAD, w ? fd : ARES_SOCKET_BAD);
           if (q.done) break;
         }
@@ -215,12 +203,7 @@ std::vector<endpoint> resolve(std::string_view host, std::string_view service, c
       if (timeval* t = ::ares_timeout(cg.ch, nullptr, &tv))
         ares_deadline = clock::now() + std::chrono::seconds(t->tv_sec) + std::chrono::microseconds(t->tv_usec);
       auto until = std::min(ares_deadline, d.when());
-      if (!pd->begin_op()) {
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-        return {};
-      }
-      auto wec = pd->wait(detail::io_kind::read, until);
-      pd->end_op();
+      auto wec = sockets.wait(until);
       if (!wec) continue;
       if (wec == std::errc::timed_out && ares_deadline <= d.when()) {
         ::ares_process_fd(cg.ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // c-ares retries or gives up

@@ -8,11 +8,20 @@
 namespace fiber {
 
 void latch::count_down(std::ptrdiff_t n) noexcept {
-  if (n < 0) detail::sync_misuse("latch", "count_down(n) with n < 0");
+  if (n < 0) {
+    detail::report_misuse("latch", "count_down(n) with n < 0");
+    return;
+  }
   std::ptrdiff_t c = count_.load(std::memory_order_relaxed);
+  std::ptrdiff_t take;
   do {
-    if (n > c) detail::sync_misuse("latch", "count_down(n) below zero");
-  } while (!count_.compare_exchange_weak(c, c - n, std::memory_order_acq_rel, std::memory_order_relaxed));
+    take = n;
+    if (n > c) {
+      detail::report_misuse("latch", "count_down(n) below zero");
+      take = c;  // stops at zero: the waiters are released, the count never goes negative
+    }
+  } while (!count_.compare_exchange_weak(c, c - take, std::memory_order_acq_rel, std::memory_order_relaxed));
+  n = take;
   if (c != n || n == 0) return;
   // Reached zero. A waiter checks the count under the guard before it queues, so taking the guard
   // here is enough for none to be missed.

@@ -162,12 +162,6 @@ void mutex_core::wake_one(std::uint32_t s) noexcept {
   }
 }
 
-void sync_misuse(const char* type, const char* what) noexcept {
-  std::fprintf(stderr, "weft: misuse of fiber::%s: %s (caller: %s)\n", type, what, current_name_for_diagnostics());
-  std::fflush(stderr);
-  std::abort();
-}
-
 std::uint64_t current_owner_id() noexcept { return this_fiber::get_id().value(); }
 
 }  // namespace fiber::detail

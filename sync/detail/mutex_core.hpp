@@ -22,6 +22,7 @@
 
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/park.hpp>
+#include <sync/detail/misuse.hpp>
 #include <sync/detail/wait_list.hpp>
 
 #include <atomic>
@@ -91,8 +92,6 @@ class mutex_core {
   wait_list waiters_;  // tag: when the waiter first parked (steady ns); status: how it was woken
 };
 
-// Misuse reports (abort with a message naming the type and the calling fiber or thread).
-[[noreturn]] void sync_misuse(const char* type, const char* what) noexcept;
-std::uint64_t current_owner_id() noexcept;
+std::uint64_t current_owner_id() noexcept;  // the calling fiber's (or thread's) id, for owner checks
 
 }  // namespace fiber::detail

@@ -2,6 +2,8 @@
 #include <sync/detail/mutex_core.hpp>
 #include <sync/semaphore.hpp>
 
+#include <limits>
+
 namespace fiber::detail {
 
 bool semaphore_core::acquire_slow(clock::time_point deadline) noexcept {
@@ -29,10 +31,14 @@ bool semaphore_core::acquire_slow(clock::time_point deadline) noexcept {
 }
 
 void semaphore_core::release(std::ptrdiff_t n, std::ptrdiff_t max) noexcept {
-  if (n < 0) sync_misuse("counting_semaphore", "release(n) with n < 0");
+  if (n < 0) {
+    report_misuse("counting_semaphore", "release(n) with n < 0");
+    return;
+  }
   std::ptrdiff_t c = count_.load(std::memory_order_relaxed);
+  if (n > max - c) report_misuse("counting_semaphore", "release(n) beyond max()");  // counted anyway, as std's do
   do {
-    if (n > max - c) sync_misuse("counting_semaphore", "release(n) would exceed max()");
+    if (n > std::numeric_limits<std::ptrdiff_t>::max() - c) return;  // would overflow: drop the excess
   } while (!count_.compare_exchange_weak(c, c + n, std::memory_order_seq_cst, std::memory_order_relaxed));
   if (waiting_.load(std::memory_order_seq_cst) != 0) hand_out();
 }

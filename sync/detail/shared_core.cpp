@@ -28,11 +28,14 @@ bool at_or_after(std::uint32_t a, std::uint32_t b) noexcept { return static_cast
 shared_core::~shared_core() {
 #ifndef NDEBUG
   if (readers_.load(std::memory_order_relaxed) & (count_mask | claimed))
-    sync_misuse("shared_mutex", "destroyed while locked");
+    report_misuse("shared_mutex", "destroyed while locked");
 #endif
 }
 
-void shared_core::misuse_unlock_shared() noexcept { sync_misuse("shared_mutex", "unlock_shared() with no shared owner"); }
+void shared_core::undo_unlock_shared() noexcept {
+  readers_.fetch_add(1, std::memory_order_relaxed);  // the count was already 0: put it back
+  report_misuse("shared_mutex", "unlock_shared() with no shared owner");
+}
 
 bool shared_core::try_lock_shared() noexcept {
   std::uint64_t r = readers_.load(std::memory_order_relaxed);
@@ -139,8 +142,13 @@ void shared_core::release_claim() noexcept {
 }
 
 void shared_core::unlock() noexcept {
-  if (!(readers_.load(std::memory_order_relaxed) & claimed) || !writers_.is_locked())
-    sync_misuse("shared_mutex", "unlock() while not exclusively locked");
+  const std::uint64_t r = readers_.load(std::memory_order_relaxed);
+  if (!(r & claimed) || !writers_.is_locked()) {
+    // Undefined in std. pthread_rwlock_unlock (behind std::shared_mutex) releases a read lock too.
+    report_misuse("shared_mutex", "unlock() while not exclusively locked");
+    if (r & count_mask) unlock_shared();
+    return;
+  }
   release_claim();
   writers_.unlock();
 }
