@@ -58,7 +58,8 @@ struct options {
 double cpu_seconds_self() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 // ---- child: one run, one line on stdout ----------------------------------------------------------
@@ -83,8 +84,9 @@ int child_run(const options& o, long n) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         if (steady::now() < next) continue;
         next += std::chrono::seconds(o.progress_s);
-        std::fprintf(stderr, "[%s %ld, %.0f s, cpu %.1f s] %s\n", N::name, n, std::chrono::duration<double>(steady::now() - t0).count(),
-                     cpu_seconds_self(), progress.describe(cfg).c_str());
+        std::fprintf(stderr, "[%s %ld, %.0f s, cpu %.1f s] %s\n", N::name, n,
+                     std::chrono::duration<double>(steady::now() - t0).count(), cpu_seconds_self(),
+                     progress.describe(cfg).c_str());
       }
     });
   const double cpu0 = cpu_seconds_self();
@@ -116,11 +118,27 @@ struct point {
 };
 
 std::vector<std::string> child_args(const options& o, const std::string& kind, long n) {
-  std::vector<std::string> a{"mixed_bench", "--child", kind, std::to_string(n), "--transfers", std::to_string(o.transfers),
-                             "--phases", std::to_string(o.phases), "--seed", std::to_string(o.seed),
-                             "--workers", std::to_string(o.workers), "--progress", std::to_string(o.progress_s)};
+  std::vector<std::string> a{"mixed_bench", "--child", kind, std::to_string(n)};
+  for (auto [flag, value] : {std::pair<const char*, std::string>{"--transfers", std::to_string(o.transfers)},
+                             {"--phases", std::to_string(o.phases)},
+                             {"--seed", std::to_string(o.seed)},
+                             {"--workers", std::to_string(o.workers)},
+                             {"--progress", std::to_string(o.progress_s)}}) {
+    a.push_back(flag);
+    a.push_back(value);
+  }
   if (o.reduced) a.push_back("--reduced");
   return a;
+}
+
+// This binary's real path: exec'ing "/proc/self/exe" itself would name the child "exe" in ps/perf.
+const std::string& self_path() {
+  static const std::string path = [] {
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("/proc/self/exe");
+  }();
+  return path;
 }
 
 point run_point(const options& o, const std::string& kind, long n) {
@@ -131,6 +149,7 @@ point run_point(const options& o, const std::string& kind, long n) {
     return pt;
   }
   std::vector<std::string> args = child_args(o, kind, n);
+  (void)self_path();  // resolved before fork
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -150,7 +169,7 @@ point run_point(const options& o, const std::string& kind, long n) {
       rl.rlim_cur = static_cast<rlim_t>(o.std_stack_kib) * 1024;
       ::setrlimit(RLIMIT_STACK, &rl);
     }
-    ::execv("/proc/self/exe", argv.data());
+    ::execv(self_path().c_str(), argv.data());
     std::_Exit(127);
   }
   ::close(fds[1]);
@@ -194,8 +213,10 @@ point run_point(const options& o, const std::string& kind, long n) {
   if (at == std::string::npos ||
       std::sscanf(out.c_str() + at, "RESULT %d %d %lf %lf %2047[^\n]", &started, &ok, &pt.wall_s, &pt.cpu_s, msg) < 4) {
     char buf[160];
-    if (WIFSIGNALED(status)) std::snprintf(buf, sizeof buf, "crashed: signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else std::snprintf(buf, sizeof buf, "crashed: exit status %d, no result", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+      std::snprintf(buf, sizeof buf, "crashed: signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+      std::snprintf(buf, sizeof buf, "crashed: exit status %d, no result", WEXITSTATUS(status));
     pt.message = buf;
     return pt;
   }
@@ -234,17 +255,28 @@ options parse(int argc, char** argv, std::string* child_kind, long* child_n) {
     if (a == "--child" && i + 2 < argc) {
       *child_kind = argv[++i];
       *child_n = std::atol(argv[++i]);
-    } else if (a == "--counts") o.counts = parse_counts(next());
-    else if (a == "--runs") o.runs = std::max(1, std::atoi(next()));
-    else if (a == "--timeout") o.timeout_s = std::atof(next());
-    else if (a == "--only") o.only = next();
-    else if (a == "--reduced") o.reduced = true;
-    else if (a == "--workers") o.workers = static_cast<unsigned>(std::atoi(next()));
-    else if (a == "--transfers") o.transfers = std::atoi(next());
-    else if (a == "--phases") o.phases = std::atoi(next());
-    else if (a == "--seed") o.seed = std::strtoull(next(), nullptr, 10);
-    else if (a == "--progress") o.progress_s = std::atoi(next());
-    else if (a == "--std-stack-kib") o.std_stack_kib = std::atol(next());
+    } else if (a == "--counts")
+      o.counts = parse_counts(next());
+    else if (a == "--runs")
+      o.runs = std::max(1, std::atoi(next()));
+    else if (a == "--timeout")
+      o.timeout_s = std::atof(next());
+    else if (a == "--only")
+      o.only = next();
+    else if (a == "--reduced")
+      o.reduced = true;
+    else if (a == "--workers")
+      o.workers = static_cast<unsigned>(std::atoi(next()));
+    else if (a == "--transfers")
+      o.transfers = std::atoi(next());
+    else if (a == "--phases")
+      o.phases = std::atoi(next());
+    else if (a == "--seed")
+      o.seed = std::strtoull(next(), nullptr, 10);
+    else if (a == "--progress")
+      o.progress_s = std::atoi(next());
+    else if (a == "--std-stack-kib")
+      o.std_stack_kib = std::atol(next());
     else {
       std::fprintf(stderr, "mixed_bench: unknown option %s (see the header of bench/mixed_bench.cpp)\n", a.c_str());
       std::exit(2);
@@ -261,26 +293,20 @@ double median(std::vector<double> v) {
 
 struct summary {
   std::vector<point> runs;
-  bool all_ok() const {
-    return !runs.empty() && std::all_of(runs.begin(), runs.end(), [](const point& p) { return p.status == point::ok; });
-  }
-  std::vector<double> walls() const {
+  std::vector<double> of_ok(double point::*field) const {
     std::vector<double> v;
-    for (auto& p : runs) v.push_back(p.wall_s);
+    for (auto& p : runs)
+      if (p.status == point::ok) v.push_back(p.*field);
     return v;
   }
-  std::vector<double> cpus() const {
-    std::vector<double> v;
-    for (auto& p : runs) v.push_back(p.cpu_s);
-    return v;
+  int failed() const {
+    return static_cast<int>(
+        std::count_if(runs.begin(), runs.end(), [](const point& p) { return p.status != point::ok; }));
   }
-  // The first non-ok run's message, or empty.
+  // "timeout (> 120 s, 221.0 s CPU)", "INVALID: ...", "cannot start: ..." of the first failed run.
   std::string failure() const {
     for (auto& p : runs)
-      if (p.status != point::ok) {
-        const char* what = p.status == point::invalid ? "INVALID: " : "";
-        return what + p.message;
-      }
+      if (p.status != point::ok) return (p.status == point::invalid ? "INVALID: " : "") + p.message;
     return {};
   }
 };
@@ -290,8 +316,8 @@ std::string fmt_range(const std::vector<double>& v, const char* unit, double sca
   if (v.size() == 1) {
     std::snprintf(buf, sizeof buf, "%.3g %s", v[0] * scale, unit);
   } else {
-    std::snprintf(buf, sizeof buf, "%.3g %s [%.3g-%.3g]", median(v) * scale, unit, *std::min_element(v.begin(), v.end()) * scale,
-                  *std::max_element(v.begin(), v.end()) * scale);
+    std::snprintf(buf, sizeof buf, "%.3g %s [%.3g-%.3g]", median(v) * scale, unit,
+                  *std::min_element(v.begin(), v.end()) * scale, *std::max_element(v.begin(), v.end()) * scale);
   }
   return buf;
 }
@@ -307,9 +333,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> kinds;
   if (o.only.empty() || o.only == "std") kinds.push_back("std");
   if (o.only.empty() || o.only == "fiber") kinds.push_back("fiber");
-  std::printf("mixed program%s: %d transfers per worker over %d phase(s), seed %llu, fiber workers %s, timeout %.0f s, %d run(s) per point\n",
-              o.reduced ? " (REDUCED: transfers + semaphore only)" : "", o.transfers, o.phases, o.seed,
-              o.workers ? std::to_string(o.workers).c_str() : "= usable CPUs", o.timeout_s, o.runs);
+  std::printf(
+      "mixed program%s: %d transfers per worker over %d phase(s), seed %llu, fiber workers %s, timeout %.0f s, %d "
+      "run(s) per point\n",
+      o.reduced ? " (REDUCED: transfers + semaphore only)" : "", o.transfers, o.phases, o.seed,
+      o.workers ? std::to_string(o.workers).c_str() : "= usable CPUs", o.timeout_s, o.runs);
   std::fflush(stdout);
   std::map<std::pair<std::string, long>, summary> results;
   const auto start = steady::now();
@@ -330,11 +358,13 @@ int main(int argc, char** argv) {
       }
     }
 
-  std::printf("\n| workers | std::thread wall | per worker | CPU | fiber wall | per worker | CPU | fiber/std wall |\n"
-              "|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| workers | std::thread wall | per worker | CPU | fiber wall | per worker | CPU | fiber/std wall |\n"
+      "|---|---|---|---|---|---|---|---|\n");
   for (long n : o.counts) {
     std::string cells;
     double std_wall = -1, fib_wall = -1;
+    bool partial = false;
     for (const std::string k : {"std", "fiber"}) {
       auto it = results.find({k, n});
       if (it == results.end()) {
@@ -342,17 +372,26 @@ int main(int argc, char** argv) {
         continue;
       }
       const summary& s = it->second;
-      if (!s.all_ok()) {
-        cells += " " + s.failure() + " | - | " + fmt_range(s.cpus(), "s") + " |";
+      const std::vector<double> walls = s.of_ok(&point::wall_s), cpus = s.of_ok(&point::cpu_s);
+      if (walls.empty()) {  // every run failed: say how (a timeout's CPU is what the child had used)
+        const bool has_cpu = s.runs.front().status == point::timeout;
+        cells += " " + s.failure() + " | - | " + (has_cpu ? fmt_range({s.runs.front().cpu_s}, "s") : std::string("-")) +
+                 " |";
         continue;
       }
-      const double med = median(s.walls());
-      (k == "std" ? std_wall : fib_wall) = med;
-      cells += " " + fmt_range(s.walls(), "s") + " | " + fmt_range(s.walls(), "us", 1e6 / static_cast<double>(n)) + " | " +
-               fmt_range(s.cpus(), "s") + " |";
+      std::string note;
+      if (s.failed()) {
+        partial = true;
+        note = " (ok runs; " + std::to_string(s.failed()) + "/" + std::to_string(s.runs.size()) +
+               " runs: " + s.failure() + ")";
+      }
+      (k == "std" ? std_wall : fib_wall) = median(walls);
+      cells += " " + fmt_range(walls, "s") + note + " | " + fmt_range(walls, "us", 1e6 / static_cast<double>(n)) +
+               " | " + fmt_range(cpus, "s") + " |";
     }
     char ratio[32] = "-";
-    if (std_wall > 0 && fib_wall > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", fib_wall / std_wall);
+    if (std_wall > 0 && fib_wall > 0)
+      std::snprintf(ratio, sizeof ratio, "%.2fx%s", fib_wall / std_wall, partial ? " (ok runs only)" : "");
     std::printf("| %ld |%s %s |\n", n, cells.c_str(), ratio);
   }
   std::printf("total time: %.0f s\n", std::chrono::duration<double>(steady::now() - start).count());

@@ -50,7 +50,6 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <semaphore>
 #include <shared_mutex>
 #include <string>
@@ -70,7 +69,8 @@ inline long os_thread_headroom() {
     in >> v;
     return v;
   };
-  const long limit = std::min(read_long("/proc/sys/kernel/pid_max", 32768), read_long("/proc/sys/kernel/threads-max", 32768));
+  const long limit =
+      std::min(read_long("/proc/sys/kernel/pid_max", 32768), read_long("/proc/sys/kernel/threads-max", 32768));
   std::ifstream loadavg("/proc/loadavg");  // "0.1 0.2 0.3 running/total lastpid"
   std::string a, b, c, tasks;
   loadavg >> a >> b >> c >> tasks;
@@ -184,7 +184,8 @@ struct mixed_result {
 
 struct transfer_rng {
   std::uint64_t s;
-  transfer_rng(std::uint64_t seed, long worker) : s(seed * 0x9E3779B97F4A7C15ull ^ (static_cast<std::uint64_t>(worker) + 1) * 0xD1B54A32D192ED03ull) {}
+  transfer_rng(std::uint64_t seed, long worker)
+      : s(seed * 0x9E3779B97F4A7C15ull ^ (static_cast<std::uint64_t>(worker) + 1) * 0xD1B54A32D192ED03ull) {}
   std::uint64_t next() {  // splitmix64
     std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -201,14 +202,16 @@ struct transfer_step {
 inline transfer_step next_transfer(transfer_rng& rng, int accounts) {
   transfer_step t;
   t.from = static_cast<int>(rng.next() % static_cast<std::uint64_t>(accounts));
-  t.to = static_cast<int>((static_cast<std::uint64_t>(t.from) + 1 + rng.next() % static_cast<std::uint64_t>(accounts - 1)) %
-                          static_cast<std::uint64_t>(accounts));
+  t.to = static_cast<int>(
+      (static_cast<std::uint64_t>(t.from) + 1 + rng.next() % static_cast<std::uint64_t>(accounts - 1)) %
+      static_cast<std::uint64_t>(accounts));
   t.amount = 1 + static_cast<long long>(rng.next() % 100);
   return t;
 }
 
 inline std::uint64_t fold(std::uint64_t h, const transfer_step& t) {
-  h ^= (static_cast<std::uint64_t>(t.from) << 40) ^ (static_cast<std::uint64_t>(t.to) << 20) ^ static_cast<std::uint64_t>(t.amount);
+  h ^= (static_cast<std::uint64_t>(t.from) << 40) ^ (static_cast<std::uint64_t>(t.to) << 20) ^
+       static_cast<std::uint64_t>(t.amount);
   return h * 0x100000001B3ull;
 }
 
@@ -304,7 +307,8 @@ struct program_state {
         q.pop_front();
       }
       not_full.notify_one();
-      if (item >= 0 && static_cast<std::size_t>(item) < seen.size()) seen[static_cast<std::size_t>(item)].fetch_add(1, std::memory_order_relaxed);
+      if (item >= 0 && static_cast<std::size_t>(item) < seen.size())
+        seen[static_cast<std::size_t>(item)].fetch_add(1, std::memory_order_relaxed);
       progress.consumed.fetch_add(1, std::memory_order_relaxed);
     }
   }
@@ -341,7 +345,10 @@ struct program_state {
           }
         }
         progress.transfers.fetch_add(1, std::memory_order_relaxed);
-        if (++done % cfg.sleep_every == 0) N::sleep_for(cfg.sleep_time); else N::yield();
+        if (++done % cfg.sleep_every == 0)
+          N::sleep_for(cfg.sleep_time);
+        else
+          N::yield();
       }
       if (!cfg.reduced) {
         progress.barrier_arrivals.fetch_add(1, std::memory_order_relaxed);
@@ -381,7 +388,8 @@ mixed_result run_mixed_program(const mixed_config& cfg, mixed_progress* progress
     const long headroom = N::thread_headroom();
     if (cfg.workers + consumers > headroom) {
       r.started = false;
-      r.error = "cannot start: needs " + std::to_string(cfg.workers + consumers) + " threads, the process/thread limits (pid_max, threads-max) leave room for " +
+      r.error = "cannot start: needs " + std::to_string(cfg.workers + consumers) +
+                " threads, the process/thread limits (pid_max, threads-max) leave room for " +
                 std::to_string(std::max(0L, headroom));
       return r;
     }
@@ -410,7 +418,8 @@ mixed_result run_mixed_program(const mixed_config& cfg, mixed_progress* progress
     }
   } catch (const std::system_error& e) {
     r.started = false;
-    r.error = "cannot start: " + std::string(e.what()) + " after " + std::to_string(consumer_threads.size() + worker_threads.size()) + " threads";
+    r.error = "cannot start: " + std::string(e.what()) + " after " +
+              std::to_string(consumer_threads.size() + worker_threads.size()) + " threads";
     s.aborted.store(true);
     if (!cfg.reduced) s.start.count_down(cfg.workers - static_cast<long>(worker_threads.size()));
     s.close_queue();
@@ -451,15 +460,19 @@ mixed_result run_mixed_program(const mixed_config& cfg, mixed_progress* progress
   if (r.money_after != r.money_before)
     fail("money not conserved: " + std::to_string(r.money_before) + " -> " + std::to_string(r.money_after));
   if (r.transfers_moved + r.transfers_skipped != cfg.workers * cfg.transfers)
-    fail("transfers " + std::to_string(r.transfers_moved + r.transfers_skipped) + " != " + std::to_string(cfg.workers * cfg.transfers));
+    fail("transfers " + std::to_string(r.transfers_moved + r.transfers_skipped) +
+         " != " + std::to_string(cfg.workers * cfg.transfers));
   if (!cfg.reduced) {
-    if (r.barrier_audits != cfg.phases) fail("barrier completions " + std::to_string(r.barrier_audits) + " != " + std::to_string(cfg.phases));
-    if (r.barrier_audit_failures != 0) fail(std::to_string(r.barrier_audit_failures) + " barrier audits saw the total changed");
+    if (r.barrier_audits != cfg.phases)
+      fail("barrier completions " + std::to_string(r.barrier_audits) + " != " + std::to_string(cfg.phases));
+    if (r.barrier_audit_failures != 0)
+      fail(std::to_string(r.barrier_audit_failures) + " barrier audits saw the total changed");
     const long items = cfg.workers * cfg.phases;
-    if (r.items_produced != items) fail("items produced " + std::to_string(r.items_produced) + " != " + std::to_string(items));
+    if (r.items_produced != items)
+      fail("items produced " + std::to_string(r.items_produced) + " != " + std::to_string(items));
     if (r.items_missing || r.items_duplicated || r.items_consumed != items)
-      fail("items consumed " + std::to_string(r.items_consumed) + " of " + std::to_string(items) + " (" + std::to_string(r.items_missing) +
-           " never, " + std::to_string(r.items_duplicated) + " more than once)");
+      fail("items consumed " + std::to_string(r.items_consumed) + " of " + std::to_string(items) + " (" +
+           std::to_string(r.items_missing) + " never, " + std::to_string(r.items_duplicated) + " more than once)");
     if (r.futures_wrong) fail(std::to_string(r.futures_wrong) + " futures carried a wrong value");
   }
   r.ok = err.empty();

@@ -95,37 +95,54 @@ long capped(long n) {
 
 // ---------------------------------------------------------------- 1. the mixed program
 
-void run_mixed_on_fibers(long workers, bool reduced) {
-  weft_mixed::mixed_config cfg;
-  cfg.workers = capped(workers);
-  cfg.reduced = reduced;
-  weft_mixed::mixed_progress progress;
-  const std::string what = std::string(reduced ? "reduced" : "mixed") + " program on fibers, " + std::to_string(cfg.workers) + " workers";
-  with_watchdog(
-      what, 60s,
-      [&] {
-        fiber::runtime rt({.workers = 2});
-        const weft_mixed::mixed_result r = weft_mixed::run_mixed_program<weft_mixed::fiber_names>(cfg, &progress);
-        ASSERT_TRUE(r.started) << r.error;
-        EXPECT_TRUE(r.ok) << r.error;
-        EXPECT_EQ(r.money_after, r.money_before);
-        EXPECT_EQ(r.transfers_moved + r.transfers_skipped, cfg.workers * cfg.transfers);
-        if (!reduced) {
-          EXPECT_EQ(r.items_consumed, cfg.workers * cfg.phases);
-          EXPECT_EQ(r.items_missing, 0);
-          EXPECT_EQ(r.items_duplicated, 0);
-          EXPECT_EQ(r.futures_wrong, 0);
-          EXPECT_EQ(r.barrier_audits, cfg.phases);
-          EXPECT_EQ(r.barrier_audit_failures, 0);
-        }
-      },
-      [&] { return progress.describe(cfg); });
+// The collapse is intermittent (a convoy has to form first): each case runs `repeats` times, each
+// run under its own watchdog, with a different seed.
+void run_mixed_on_fibers(long workers, bool reduced, int repeats) {
+  for (int rep = 0; rep < repeats; ++rep) {
+    weft_mixed::mixed_config cfg;
+    cfg.workers = capped(workers);
+    cfg.reduced = reduced;
+    cfg.seed = static_cast<std::uint64_t>(rep) + 1;
+    if (reduced) cfg.phases = 1;  // the reduced program: one semaphore pass per worker
+    weft_mixed::mixed_progress progress;
+    const std::string what = std::string(reduced ? "reduced" : "mixed") + " program on fibers, " +
+                             std::to_string(cfg.workers) + " workers, run " + std::to_string(rep + 1) + "/" +
+                             std::to_string(repeats);
+    with_watchdog(
+        what, 60s,
+        [&] {
+          fiber::runtime rt({.workers = 2});
+          const weft_mixed::mixed_result r = weft_mixed::run_mixed_program<weft_mixed::fiber_names>(cfg, &progress);
+          ASSERT_TRUE(r.started) << r.error;
+          EXPECT_TRUE(r.ok) << r.error;
+          EXPECT_EQ(r.money_after, r.money_before);
+          EXPECT_EQ(r.transfers_moved + r.transfers_skipped, cfg.workers * cfg.transfers);
+          if (!reduced) {
+            EXPECT_EQ(r.items_consumed, cfg.workers * cfg.phases);
+            EXPECT_EQ(r.items_missing, 0);
+            EXPECT_EQ(r.items_duplicated, 0);
+            EXPECT_EQ(r.futures_wrong, 0);
+            EXPECT_EQ(r.barrier_audits, cfg.phases);
+            EXPECT_EQ(r.barrier_audit_failures, 0);
+          }
+        },
+        [&] { return progress.describe(cfg); });
+    if (::testing::Test::HasFailure()) return;
+  }
 }
 
-TEST(MixedProgram, Fibers1k) { run_mixed_on_fibers(1'000, false); }
-TEST(MixedProgram, Fibers10k) { run_mixed_on_fibers(10'000, false); }
-TEST(MixedProgram, Fibers30k) { run_mixed_on_fibers(30'000, false); }
-TEST(MixedProgram, ReducedFibers8k) { run_mixed_on_fibers(8'000, true); }
+TEST(MixedProgram, Fibers1k) {
+  run_mixed_on_fibers(1'000, false, 3);
+}
+TEST(MixedProgram, Fibers10k) {
+  run_mixed_on_fibers(10'000, false, 3);
+}
+TEST(MixedProgram, Fibers30k) {
+  run_mixed_on_fibers(30'000, false, 1);
+}
+TEST(MixedProgram, ReducedFibers8k) {
+  run_mixed_on_fibers(8'000, true, 5);
+}
 
 // The same source on std:: names, as a reference that the program itself is sound.
 TEST(MixedProgram, StdThreads1k) {
@@ -273,7 +290,10 @@ void locked_step(lock_table& t, std::uint32_t& seed, int round, bool on_fiber, b
   auto body = [&] {
     for (int i : idx) t.enter(i);
     if (round % 4 == 0) {  // hold the locks across a switch now and then: queues form
-      if (on_fiber) fiber::this_fiber::yield(); else std::this_thread::yield();
+      if (on_fiber)
+        fiber::this_fiber::yield();
+      else
+        std::this_thread::yield();
     }
     for (int i : idx) t.leave(i);
     t.acquisitions.fetch_add(1);
@@ -316,7 +336,10 @@ void heterogeneous_step(lock_table& t, std::uint32_t& seed, int round, bool on_f
   t.enter(lock_count + idx[1]);
   t.enter(idx[2]);
   if (round % 4 == 0) {
-    if (on_fiber) fiber::this_fiber::yield(); else std::this_thread::yield();
+    if (on_fiber)
+      fiber::this_fiber::yield();
+    else
+      std::this_thread::yield();
   }
   t.leave(idx[2]);
   t.leave(lock_count + idx[1]);
@@ -326,7 +349,15 @@ void heterogeneous_step(lock_table& t, std::uint32_t& seed, int round, bool on_f
 
 using step_fn = void (*)(lock_table&, std::uint32_t&, int, bool);
 
+void run_lock_storm_once(const std::string& what, step_fn step);
+
+// Twice: a convoy does not form on every run.
 void run_lock_storm(const std::string& what, step_fn step) {
+  for (int rep = 0; rep < 2 && !::testing::Test::HasFailure(); ++rep)
+    run_lock_storm_once(what + " (run " + std::to_string(rep + 1) + "/2)", step);
+}
+
+void run_lock_storm_once(const std::string& what, step_fn step) {
   const long fibers = weft_test::scaled(4'000);
   const int rounds = 25;
   const int os_threads = 3;
@@ -334,7 +365,8 @@ void run_lock_storm(const std::string& what, step_fn step) {
   lock_table t;
   std::atomic<long> fibers_done{0}, threads_done{0};
   with_watchdog(
-      what + " from " + std::to_string(fibers) + " fibers on 2 workers + " + std::to_string(os_threads) + " OS threads", 60s,
+      what + " from " + std::to_string(fibers) + " fibers on 2 workers + " + std::to_string(os_threads) + " OS threads",
+      60s,
       [&] {
         fiber::runtime rt({.workers = 2});
         std::vector<std::thread> threads;
@@ -365,27 +397,36 @@ void run_lock_storm(const std::string& what, step_fn step) {
         EXPECT_EQ(sum, t.entries.load()) << "a guarded counter lost an update";
       },
       [&] {
-        return "fibers done " + std::to_string(fibers_done.load()) + "/" + std::to_string(fibers) + ", OS threads done " +
-               std::to_string(threads_done.load()) + "/" + std::to_string(os_threads) + ", acquisitions " +
-               std::to_string(t.acquisitions.load());
+        return "fibers done " + std::to_string(fibers_done.load()) + "/" + std::to_string(fibers) +
+               ", OS threads done " + std::to_string(threads_done.load()) + "/" + std::to_string(os_threads) +
+               ", acquisitions " + std::to_string(t.acquisitions.load());
       });
 }
 
 TEST(StdLockOnFiberMutex, ScopedLockTwo) {
-  run_lock_storm("std::scoped_lock over 2 fiber::mutex", [](lock_table& t, std::uint32_t& s, int r, bool f) { locked_step<2>(t, s, r, f, false); });
+  run_lock_storm("std::scoped_lock over 2 fiber::mutex",
+                 [](lock_table& t, std::uint32_t& s, int r, bool f) { locked_step<2>(t, s, r, f, false); });
 }
 TEST(StdLockOnFiberMutex, ScopedLockThree) {
-  run_lock_storm("std::scoped_lock over 3 fiber::mutex", [](lock_table& t, std::uint32_t& s, int r, bool f) { locked_step<3>(t, s, r, f, false); });
+  run_lock_storm("std::scoped_lock over 3 fiber::mutex",
+                 [](lock_table& t, std::uint32_t& s, int r, bool f) { locked_step<3>(t, s, r, f, false); });
 }
 TEST(StdLockOnFiberMutex, ScopedLockFour) {
-  run_lock_storm("std::scoped_lock over 4 fiber::mutex", [](lock_table& t, std::uint32_t& s, int r, bool f) { locked_step<4>(t, s, r, f, false); });
+  run_lock_storm("std::scoped_lock over 4 fiber::mutex",
+                 [](lock_table& t, std::uint32_t& s, int r, bool f) { locked_step<4>(t, s, r, f, false); });
 }
 TEST(StdLockOnFiberMutex, StdLockTwoThreeFour) {
   run_lock_storm("std::lock over 2, 3 and 4 fiber::mutex", [](lock_table& t, std::uint32_t& s, int r, bool f) {
     switch (r % 3) {
-      case 0: locked_step<2>(t, s, r, f, true); break;
-      case 1: locked_step<3>(t, s, r, f, true); break;
-      default: locked_step<4>(t, s, r, f, true); break;
+      case 0:
+        locked_step<2>(t, s, r, f, true);
+        break;
+      case 1:
+        locked_step<3>(t, s, r, f, true);
+        break;
+      default:
+        locked_step<4>(t, s, r, f, true);
+        break;
     }
   });
 }
