@@ -36,8 +36,8 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
   int spins = 0;
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
-    // Free and not reserved for a starving waiter: take it (barging).
-    if (!(s & (locked | starving))) {
+    // Free, not reserved, not kept for starving waiters: take it (barging).
+    if (!(s & (locked | starving | reserved))) {
       const std::uint32_t next = (s | locked) & ~(awake ? woken : 0u);
       if (state_.compare_exchange_weak(s, next, std::memory_order_acquire, std::memory_order_relaxed)) return true;
       continue;
@@ -58,17 +58,17 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
       return false;
     }
 
-    // Park. Under the guard: the lock must still be held (or reserved) when we mark QUEUED, so
-    // that its unlock takes the slow path and finds us.
+    // Park. Under the guard: the lock must still be held or reserved when we mark QUEUED, so that
+    // its release takes the slow path and finds us.
     waiter w;
     guard_.lock();
     s = state_.load(std::memory_order_relaxed);
-    if (!(s & (locked | starving))) {
+    if (!(s & (locked | starving | reserved))) {
       guard_.unlock();
       continue;
     }
     std::uint32_t next = s | queued;
-    if (is_starving && (s & locked)) next |= starving;
+    if (is_starving && (s & (locked | reserved))) next |= starving;
     if (awake) next &= ~woken;
     if (!state_.compare_exchange_strong(s, next, std::memory_order_relaxed, std::memory_order_relaxed)) {
       guard_.unlock();
@@ -88,11 +88,20 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
     guard_.unlock();
 
     if (park_until(w.token, deadline) == wake_reason::notified) {
-      if (w.status == handed_off) return true;  // starving mode: the lock is ours, word untouched
-      awake = true;                               // woken to compete; we own WOKEN
       spins = 0;
       is_starving = is_starving || steady_ns() - wait_start > threshold_ns;
       s = state_.load(std::memory_order_relaxed);
+      if (w.status == handed_off) {
+        // Starving mode reserved the lock for us: take it, unless a try_lock took it over first.
+        while (s & reserved) {
+          if (state_.compare_exchange_weak(s, (s & ~reserved) | locked, std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+            return true;
+        }
+        is_starving = true;  // taken over: queue again, at the front
+        continue;
+      }
+      awake = true;  // woken to compete; we own WOKEN
       continue;
     }
     // Timed out. Still linked: unlink (and clear QUEUED/STARVING if we were the last). Not linked:
@@ -108,7 +117,8 @@ void mutex_core::unlock_slow() noexcept {
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     if (s & starving) {
-      // Hand the lock to the oldest waiter: LOCKED stays set, nobody can barge in between.
+      // Reserve the lock for the oldest waiter: lock() callers cannot barge in; only a try_lock may
+      // take it over before the waiter runs.
       guard_.lock();
       s = state_.load(std::memory_order_relaxed);
       if (!(s & starving)) {
@@ -116,17 +126,39 @@ void mutex_core::unlock_slow() noexcept {
         continue;
       }
       waiter* w = waiters_.pop_front();  // non-null: STARVING implies QUEUED
+      std::uint32_t clear = 0;
       if (waiters_.empty()) {
-        state_.fetch_and(~(queued | starving), std::memory_order_relaxed);
+        clear = queued | starving;
       } else if (steady_ns() - static_cast<std::int64_t>(w->tag) < threshold_ns) {
-        state_.fetch_and(~starving, std::memory_order_relaxed);  // it did not wait long: back to normal
+        clear = starving;  // it did not wait long: back to normal
       }
       w->status = handed_off;
       const park_token t = w->token;  // w may vanish once the guard is released (if it timed out)
+      s = state_.load(std::memory_order_relaxed);
+      // LOCKED -> RESERVED in one step; releases our critical section to whoever takes it.
+      while (!state_.compare_exchange_weak(s, ((s & ~locked) | reserved) & ~clear, std::memory_order_release,
+                                           std::memory_order_relaxed)) {
+      }
       guard_.unlock();
-      // The hand-off publishes our critical section to the new owner (unpark is acq_rel).
       if (unpark(t)) return;
-      s = state_.load(std::memory_order_relaxed);  // it had timed out: the lock is still ours
+      // It had timed out: take the reservation back (unless a try_lock took the lock over, which
+      // then holds it and will release it itself) and serve the next waiter.
+      s = state_.load(std::memory_order_relaxed);
+      for (;;) {
+        if (!(s & reserved)) return;
+        if (state_.compare_exchange_weak(s, (s & ~reserved) | locked, std::memory_order_acquire,
+                                         std::memory_order_relaxed))
+          break;
+      }
+      s |= locked;
+      s &= ~reserved;
+      if (!(s & starving)) {
+        if (!state_.compare_exchange_strong(s, s & ~locked, std::memory_order_release, std::memory_order_relaxed)) {
+          continue;
+        }
+        wake_one(s & ~locked);
+        return;
+      }
       continue;
     }
     if (!state_.compare_exchange_weak(s, s & ~locked, std::memory_order_release, std::memory_order_relaxed)) continue;
@@ -136,14 +168,14 @@ void mutex_core::unlock_slow() noexcept {
 }
 
 // Normal mode, after the lock was released: wake the oldest waiter to compete, unless nobody waits,
-// someone is already awake, the lock was taken again (its holder will wake one) or a waiter made it
-// starving (the next unlock hands off).
+// someone is already awake, the lock was taken or reserved again (its holder will wake one) or a
+// waiter made it starving (the next unlock serves the queue).
 void mutex_core::wake_one(std::uint32_t s) noexcept {
   for (;;) {
-    if (!(s & queued) || (s & (woken | locked | starving))) return;
+    if (!(s & queued) || (s & (woken | locked | starving | reserved))) return;
     guard_.lock();
     s = state_.load(std::memory_order_relaxed);
-    if (!(s & queued) || (s & (woken | locked | starving))) {
+    if (!(s & queued) || (s & (woken | locked | starving | reserved))) {
       guard_.unlock();
       return;
     }

@@ -8,16 +8,22 @@
 //                   the holder is running on another worker and its own worker has nothing else to
 //                   run — never against a holder that is switched out.
 //   starving mode — entered by a waiter that has waited more than starvation_threshold (1 ms):
-//                   unlock() hands the lock straight to the oldest waiter (FIFO), newcomers queue
-//                   behind, nobody spins. Left when the handed waiter is the last one or had
-//                   waited less than the threshold.
-// A waiter that is woken and loses the race requeues at the front, keeping its seniority.
+//                   unlock() *reserves* the lock for the oldest waiter (FIFO) and wakes it;
+//                   newcomers calling lock() queue behind, nobody spins. Left when the served
+//                   waiter is the last one or had waited less than the threshold.
+// A reservation is not a hold: until the reserved waiter runs and takes it, a try_lock may take the
+// lock over (the waiter then requeues at the front, keeping its seniority). Without that, std::lock's
+// lock / try_lock / back-off rounds would fail every try_lock against owners that were handed a
+// lock but have not run yet, and convoy forever once every lock is starving. A waiter that is woken
+// in normal mode and loses the race requeues at the front too.
 //
 // State word bits: LOCKED, WOKEN (a woken or spinning waiter is on its way: unlock need not wake
-// another), STARVING, QUEUED (the wait list is non-empty). QUEUED and STARVING change only under
-// guard_, which also protects the list; LOCKED and WOKEN are also set and cleared by CAS outside it.
-// Invariants: STARVING implies QUEUED; in starving mode LOCKED stays set from owner to owner.
-// The spinlock guard_ is held for a few instructions only, never across a park.
+// another), STARVING, QUEUED (the wait list is non-empty), RESERVED (released to a woken waiter
+// that has not taken it yet). QUEUED and STARVING change only under guard_, which also protects
+// the list; LOCKED, WOKEN and RESERVED also change by CAS outside it.
+// Invariants: STARVING implies QUEUED; RESERVED implies !LOCKED; exactly one CAS turns a free or
+// reserved word into LOCKED. The spinlock guard_ is held for a few instructions only, never across
+// a park.
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>
@@ -33,7 +39,7 @@ namespace fiber::detail {
 
 class mutex_core {
  public:
-  static constexpr std::uint32_t locked = 1, woken = 2, starving = 4, queued = 8;
+  static constexpr std::uint32_t locked = 1, woken = 2, starving = 4, queued = 8, reserved = 16;
   static constexpr auto starvation_threshold = std::chrono::milliseconds(1);
 
   constexpr mutex_core() noexcept = default;
@@ -46,10 +52,12 @@ class mutex_core {
       lock_slow(no_deadline);
     note_holder();
   }
+  // Takes a free lock, or one reserved for a waiter that has not run yet (see above).
   bool try_lock() noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
-    while (!(s & (locked | starving))) {
-      if (state_.compare_exchange_weak(s, s | locked, std::memory_order_acquire, std::memory_order_relaxed)) {
+    while (!(s & locked) && (!(s & starving) || (s & reserved))) {
+      if (state_.compare_exchange_weak(s, (s | locked) & ~reserved, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
         note_holder();
         return true;
       }
@@ -71,6 +79,9 @@ class mutex_core {
     unlock_slow();
   }
   bool is_locked() const noexcept { return (state_.load(std::memory_order_relaxed) & locked) != 0; }
+  bool is_locked_or_reserved() const noexcept {
+    return (state_.load(std::memory_order_relaxed) & (locked | reserved)) != 0;
+  }
   // The last holder recorded (meaningful while is_locked()); for diagnostics and misuse checks.
   const void* holder_who() const noexcept { return holder_.load(std::memory_order_relaxed); }
 
