@@ -5,7 +5,7 @@
 //   the headline demo (bench/demo.cpp), which need a fresh process per point.
 // Run: ./build/bench/core_bench --benchmark_min_time=0.5
 #include <fiber/fiber.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <benchmark/benchmark.h>
 #include <boost/context/fiber.hpp>

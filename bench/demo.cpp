@@ -11,7 +11,7 @@
 // A runtime that cannot reach a count (threads hit the process limit near 32k here) is shown as
 // "failed: <reason>" instead of hiding the row.
 #include <fiber/fiber.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <boost/fiber/all.hpp>
 

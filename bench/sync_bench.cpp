@@ -14,8 +14,10 @@
 #include <boost/fiber/all.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -162,6 +164,52 @@ void std_mutex_contended_2threads(benchmark::State& state) {
   benchmark::DoNotOptimize(counter);
 }
 BENCHMARK(std_mutex_contended_2threads)->UseRealTime();
+
+// std::scoped_lock over random pairs of 8 mutexes from 16 tasks: std::lock's lock / try_lock /
+// back-off rounds, the pattern that convoys on a lock with strict FIFO hand-off. 16 fibers on 2
+// workers vs 16 OS threads with std::mutex.
+constexpr int pair_locks = 8, pair_tasks = 16;
+
+template <class Mutex>
+void lock_pairs(Mutex (&locks)[pair_locks], long (&counters)[pair_locks], unsigned task, int rounds) {
+  std::uint32_t seed = task * 2654435761u + 7;
+  for (int r = 0; r < rounds; ++r) {
+    seed = seed * 1664525u + 1013904223u;
+    const unsigned a = (seed >> 8) % pair_locks, b = (a + 1 + (seed >> 20) % (pair_locks - 1)) % pair_locks;
+    std::scoped_lock g(locks[a], locks[b]);
+    ++counters[a];
+    ++counters[b];
+  }
+}
+
+void weft_std_lock_pairs_2workers(benchmark::State& state) {
+  fiber::runtime rt({.workers = 2});
+  fiber::mutex locks[pair_locks];
+  long counters[pair_locks] = {};
+  op_timer timer{state, batch};
+  for (auto _ : state) {
+    std::vector<fiber::join_handle<void>> hs;
+    for (unsigned t = 0; t < pair_tasks; ++t)
+      hs.push_back(rt.spawn([&, t] { lock_pairs(locks, counters, t, batch / pair_tasks); }));
+    for (auto& h : hs) h.join();
+  }
+  benchmark::DoNotOptimize(counters);
+}
+BENCHMARK(weft_std_lock_pairs_2workers)->UseRealTime();
+
+void std_std_lock_pairs_threads(benchmark::State& state) {
+  std::mutex locks[pair_locks];
+  long counters[pair_locks] = {};
+  op_timer timer{state, batch};
+  for (auto _ : state) {
+    std::vector<std::thread> ts;
+    for (unsigned t = 0; t < pair_tasks; ++t)
+      ts.emplace_back([&, t] { lock_pairs(locks, counters, t, batch / pair_tasks); });
+    for (auto& th : ts) th.join();
+  }
+  benchmark::DoNotOptimize(counters);
+}
+BENCHMARK(std_std_lock_pairs_threads)->UseRealTime();
 
 // ---------------------------------------------------------------- channel ping-pong (unbuffered)
 // ns/op = one message (a round trip is two).

@@ -7,7 +7,7 @@
 // grows on demand up to WEFT_BLOCKING_THREADS (default 64) threads; beyond that calls queue.
 #pragma once
 
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <exception>
 #include <functional>

@@ -9,7 +9,7 @@
 // `thread_local` to fiber_local keeps working on main and plain threads.
 #pragma once
 
-#include <fiber/detail/fiber_control.hpp>
+#include <fiber/detail/local_slot.hpp>
 
 #include <atomic>
 #include <cstddef>

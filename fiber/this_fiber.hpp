@@ -9,7 +9,7 @@
 #pragma once
 
 #include <fiber/fiber_id.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <chrono>
 

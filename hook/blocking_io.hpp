@@ -16,7 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/lock_check.hpp>
 

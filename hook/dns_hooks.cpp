@@ -24,7 +24,7 @@
 #include <cstring>
 #include <fiber/blocking.hpp>
 #include <fiber/detail/spinlock.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <hook/original.hpp>
 #include <mutex>
 #include <net/errors.hpp>

@@ -11,7 +11,7 @@
 #include <sys/epoll.h>
 
 #include <chrono>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <hook/original.hpp>
 #include <hook/readiness.hpp>
 

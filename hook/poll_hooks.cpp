@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
 #include <hook/readiness.hpp>

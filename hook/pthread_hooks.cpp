@@ -61,7 +61,7 @@
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/fiber_local.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/lock_check.hpp>

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/blocking_io.hpp>
 #include <hook/fd_table.hpp>

@@ -21,7 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <hook/lock_check.hpp>
 
 namespace weft::hook::detail {

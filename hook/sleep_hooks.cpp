@@ -14,7 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/lock_check.hpp>
 #include <hook/original.hpp>

@@ -22,6 +22,7 @@
 // lock blocks the whole worker (see the porting notes in README).
 #pragma once
 
+#include <fiber/detail/assert.hpp>
 #include <sync/detail/mutex_core.hpp>
 
 #include <atomic>
@@ -108,6 +109,7 @@ class basic_recursive_mutex {
       report_misuse(Name, "unlock() by a fiber/thread that does not own the lock");
       return;  // as glibc's recursive mutex (EPERM): the lock stays with its owner
     }
+    WEFT_ASSERT(depth_ > 0, "a recursive mutex held by its owner has a depth");
     if (--depth_ == 0) {
       owner_.store(0, std::memory_order_relaxed);
       core_.unlock();

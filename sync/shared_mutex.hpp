@@ -21,7 +21,7 @@
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <sync/detail/mutex_core.hpp>
 #include <sync/detail/notify_list.hpp>
 

@@ -1,7 +1,7 @@
 // Scheduler guarantees: no migration of started fibers (errno / thread_local stay right at -O2),
 // work spreads over workers, idle workers sleep, yield loops do not starve others, no lost wake-ups.
 #include <fiber/fiber.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <gtest/gtest.h>
 

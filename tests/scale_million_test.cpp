@@ -3,7 +3,7 @@
 // Labelled "scale" so CI runs it once, in the Release build. Sanitizer builds scale it down
 // (WEFT_SCALE_FIBERS overrides the count).
 #include <fiber/fiber.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <gtest/gtest.h>
 #include <unistd.h>

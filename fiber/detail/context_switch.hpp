@@ -9,25 +9,14 @@
 // side stores it (worker::after_switch) — never the side that jumps.
 #pragma once
 
+#include <fiber/detail/exec_context.hpp>
+#include <fiber/detail/sanitizers.hpp>
+
 #include <boost/context/detail/fcontext.hpp>
 
 #include <cstddef>
+#include <type_traits>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_ASAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_TSAN 1
-#endif
-#endif
 
 #ifdef WEFT_ASAN
 extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, std::size_t size);
@@ -48,13 +37,7 @@ namespace fiber::detail {
 
 namespace bctx = boost::context::detail;
 
-// A suspendable execution context: a fiber's stack, or a worker thread's own stack.
-struct exec_context {
-  bctx::fcontext_t handle = nullptr;  // valid while suspended
-  const void* stack_lo = nullptr;     // lowest usable address (for ASan)
-  std::size_t stack_size = 0;
-  void* tsan_fiber = nullptr;  // TSan's handle for this context
-};
+static_assert(std::is_same_v<bctx::fcontext_t, void*>, "exec_context stores an fcontext_t as void*");
 
 using entry_fn = void (*)(bctx::transfer_t);
 

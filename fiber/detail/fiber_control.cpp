@@ -199,3 +199,14 @@ void detach(fiber_control* f) noexcept {
 
 }  // namespace fiber::detail
 
+
+namespace fiber::detail {
+
+void assertion_failed(const char* condition, const char* what, const char* file, int line) noexcept {
+  std::fprintf(stderr, "weft: internal invariant broken: %s (%s) at %s:%d, in %s\n", what, condition, file, line,
+               current_name_for_diagnostics());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace fiber::detail

@@ -2,7 +2,7 @@
 //
 // Concepts:
 //   parker        — anything that can park: a fiber, or an OS thread (thread_parker). Its `word`
-//                   carries the park protocol described in fiber/park.hpp.
+//                   carries the park protocol described in fiber/detail/park.hpp.
 //   fiber_control — one per fiber, placed at the top of the fiber's own stack (no heap allocation
 //                   per spawn, and the control block shares the stack's first touched page).
 //   fiber_result<R> / fiber_task<Fn, R> — the typed parts: the callable and the result slot.
@@ -12,9 +12,10 @@
 // the stack it stands on); the handle's by join() or detach(). The last one returns the stack.
 #pragma once
 
-#include <fiber/detail/context_switch.hpp>
+#include <fiber/detail/exec_context.hpp>
+#include <fiber/detail/local_slot.hpp>
 #include <fiber/detail/spinlock.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -76,11 +77,6 @@ struct exit_action {
 void at_exit_of_current(exit_action* a) noexcept;
 void run_exit_actions(exit_action*& list) noexcept;
 
-// Per-fiber slots of fiber_local<T> (see fiber_local.hpp).
-struct local_slot {
-  void* value = nullptr;
-  void (*destroy)(void*) = nullptr;
-};
 
 struct fiber_control : parker {
   fiber_control() : parker(kind::fiber) {}

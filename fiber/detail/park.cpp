@@ -1,11 +1,12 @@
-// park.cpp — the park/unpark primitive (protocol in fiber/park.hpp) for both kinds of parker:
+// park.cpp — the park/unpark primitive (protocol in fiber/detail/park.hpp) for both kinds of parker:
 // fibers (switch away; the worker commits PARKING -> PARKED after the switch) and OS threads
 // (the platform's thread waiter, os/thread_waiter.hpp, on the low half of the parker word).
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/worker.hpp>
 
+#include <fiber/detail/assert.hpp>
 #include <fiber/detail/os/thread_waiter.hpp>
 
 #include <cstdio>
@@ -45,6 +46,7 @@ bool woken(const parker* p) noexcept { return (p->word.load(std::memory_order_ac
 
 wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
   parker* p = token.who;
+  WEFT_ASSERT(p == &tls_thread_parker, "a thread parks only with its own token");
   for (;;) {
     std::uint64_t w = p->word.load(std::memory_order_acquire);
     if ((w & ps_mask) != ps_parking) break;
@@ -59,6 +61,7 @@ wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
 
 wake_reason park_fiber(park_token token, clock::time_point deadline) noexcept {
   auto* self = static_cast<fiber_control*>(token.who);
+  WEFT_ASSERT(self == current_fiber(), "a fiber parks only with its own token");
   worker* w = self->home;
   if (woken(self)) return consume(self, token.seq);
   timer_node timer;
@@ -80,6 +83,8 @@ wake_reason park_fiber(park_token token, clock::time_point deadline) noexcept {
 
 park_token prepare_park() noexcept {
   parker* p = current_parker();
+  WEFT_ASSERT((p->word.load(std::memory_order_relaxed) & ps_mask) == ps_running,
+              "prepare_park() while a previous park is still pending");
   std::uint64_t seq = (p->word.load(std::memory_order_relaxed) >> 3) + 1;
   p->word.store(seq << 3 | ps_parking, std::memory_order_seq_cst);
   return {p, seq};

@@ -6,7 +6,7 @@
 // Owned by one worker thread: no locks. (OS threads never use it: they wait with futex timeouts.)
 #pragma once
 
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <cstddef>
 #include <vector>

@@ -1,5 +1,6 @@
 #include <fiber/detail/worker.hpp>
 
+#include <fiber/detail/assert.hpp>
 #include <fiber/detail/overflow_guard.hpp>
 #include <fiber/detail/runtime_core.hpp>
 
@@ -179,7 +180,10 @@ void worker::adopt(fiber_control* f) noexcept {
 }
 
 void worker::run(fiber_control* f) {
+  WEFT_ASSERT(f->state == fiber_state::created || f->state == fiber_state::ready,
+              "the scheduler runs only created or ready fibers");
   if (f->state == fiber_state::created) adopt(f);
+  WEFT_ASSERT(f->home == this, "a started fiber runs only on its home worker");
   f->state = fiber_state::running;
   current_ = f;
   on_cpu_->store(f, std::memory_order_release);
@@ -202,6 +206,7 @@ void worker::after_switch(bctx::fcontext_t from) noexcept {
       local_.push_back(prev);
       break;
     case after::commit_park: {
+      WEFT_ASSERT(prev->state == fiber_state::running, "only the running fiber parks");
       prev->state = fiber_state::parked;
       std::uint64_t w = prev->word.load(std::memory_order_acquire);
       if ((w & ps_mask) == ps_parking &&
@@ -232,6 +237,8 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
   }
   exec_context* to = &sched_ctx_;
   if (next) {
+    WEFT_ASSERT(next->state == fiber_state::ready || next->state == fiber_state::created,
+                "the next fiber must be runnable");
     next->state = fiber_state::running;
     to = &next->ctx;
   }
@@ -275,6 +282,7 @@ void worker::exit_current() {
 }
 
 void worker::finish(fiber_control* f) noexcept {
+  WEFT_ASSERT(f->state == fiber_state::running, "only the running fiber finishes");
   f->state = fiber_state::finished;
   if (f->started_prev) f->started_prev->started_next = f->started_next; else started_ = f->started_next;
   if (f->started_next) f->started_next->started_prev = f->started_prev;
@@ -282,6 +290,7 @@ void worker::finish(fiber_control* f) noexcept {
 }
 
 void worker::make_ready(fiber_control* f) noexcept {
+  WEFT_ASSERT(f->home == this, "a started fiber is made ready only on its home worker");
   if (tls_current == this) {
     f->state = fiber_state::ready;
     local_.push_back(f);

@@ -29,7 +29,7 @@
 #include <cstdint>
 #include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/spinlock.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <system_error>
 
 namespace fiber::net::detail {

@@ -1,7 +1,7 @@
 // misuse.cpp — misuse reports of sync/ types (see misuse.hpp).
 #include <sync/detail/misuse.hpp>
 
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <atomic>
 #include <cstdio>

@@ -1,6 +1,7 @@
 // mutex_core.cpp — slow paths of the fiber:: mutex lock word (protocol in mutex_core.hpp).
 #include <sync/detail/mutex_core.hpp>
 
+#include <fiber/detail/assert.hpp>
 #include <fiber/this_fiber.hpp>
 
 #include <cstdio>
@@ -91,6 +92,7 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
       spins = 0;
       is_starving = is_starving || steady_ns() - wait_start > threshold_ns;
       s = state_.load(std::memory_order_relaxed);
+      WEFT_ASSERT(w.status == handed_off || w.status == woken_to_compete, "a notified waiter knows why");
       if (w.status == handed_off) {
         // Starving mode reserved the lock for us: take it, unless a try_lock took it over first.
         while (s & reserved) {

@@ -27,7 +27,7 @@
 #pragma once
 
 #include <fiber/detail/spinlock.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 #include <sync/detail/misuse.hpp>
 #include <sync/detail/wait_list.hpp>
 

@@ -15,7 +15,7 @@
 #pragma once
 
 #include <fiber/detail/deadline.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // A program for tests/gdb/check.sh: parks three named fibers in distinct functions, then traps
 // into the debugger.
 #include <fiber/fiber.hpp>
-#include <fiber/park.hpp>
+#include <fiber/detail/park.hpp>
 
 #include <csignal>
 #include <vector>

@@ -1,0 +1,20 @@
+// sanitizers.hpp — WEFT_ASAN / WEFT_TSAN: whether this translation unit is built with AddressSanitizer
+// or ThreadSanitizer (gcc and clang spell the test differently). Code that must behave differently
+// under a sanitizer tests these, never the compiler macros directly.
+#pragma once
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TSAN 1
+#endif
+#endif
