@@ -1,6 +1,8 @@
 // blocking_io.hpp — the one loop behind every hooked call that may block on a descriptor.
 //
 // Owns nothing; it runs an operation against a descriptor's fd_entry:
+// - being closed (fd_table.hpp's close protocol): fails with EBADF without reaching libc, whatever
+//   the program's mode; being replaced by dup2: waits for that, then acts on the new file;
 // - not managed (unknown/plain fd, or off a fiber an fd never driven by a fiber), or the program
 //   made it non-blocking: the operation runs once, exactly as libc would;
 // - managed and blocking in the program's view: the operation runs on the (really non-blocking) fd;
@@ -26,12 +28,29 @@ using fiber::net::detail::io_kind;
 
 enum class mode { once, all, all_until_eof };
 
-// The entry a hooked call should drive, or null to pass straight through.
-inline fd_entry* blocking_entry(int fd) noexcept {
-  fd_entry* e = fiber::detail::in_fiber() ? lookup_or_init(fd) : find_managed(fd);
-  if (!e || e->state.load(std::memory_order_acquire) != fd_state::managed) return nullptr;
-  if (e->app_nonblock.load(std::memory_order_acquire)) return nullptr;
-  return e;
+// The entry a hooked call should drive, or null to pass straight through — unless `refused` is set:
+// fd is being closed and the call fails with EBADF (errno set). A torn-down entry is never passed
+// through: its real fd is non-blocking whatever the program asked for.
+inline fd_entry* blocking_entry(int fd, bool& refused) noexcept {
+  refused = false;
+  for (;;) {
+    fd_entry* e = fiber::detail::in_fiber() ? lookup_or_init(fd) : find_entry(fd);
+    if (!e) return nullptr;
+    auto s = e->state.load(std::memory_order_acquire);
+    if (torn_down(s)) {
+      if ((refused = refuse_if_closing(fd))) return nullptr;
+      continue;  // replaced (or closed) meanwhile: look at what the number names now
+    }
+    if (s != fd_state::managed || e->app_nonblock.load(std::memory_order_acquire)) return nullptr;
+    return e;
+  }
+}
+
+// A call that never waits (MSG_DONTWAIT, arguments libc rejects) still honours the close protocol.
+template <class Op>
+auto run_once(int fd, Op&& op) -> decltype(op()) {
+  if (refuse_if_closing(fd)) return -1;
+  return op();
 }
 
 inline fiber::detail::clock::time_point deadline_for(const fd_entry& e, io_kind kind) noexcept {
@@ -101,7 +120,9 @@ class op_scope {
 // `op(done)` performs one non-blocking attempt starting `done` bytes in; returns >= 0 or -1/errno.
 template <class Op>
 ssize_t run_blocking(int fd, io_kind kind, mode m, size_t total, Op&& op) {
-  fd_entry* e = blocking_entry(fd);
+  bool refused = false;
+  fd_entry* e = blocking_entry(fd, refused);
+  if (refused) return -1;
   if (!e) return op(size_t{0});
   auto deadline = deadline_for(*e, kind);
   int err = 0;

@@ -8,6 +8,9 @@
 // Off a fiber, and for zero timeouts, the call is libc's. epoll_pwait's signal mask is applied only
 // during each zero-timeout check (signals are per worker thread). A stop request on the waiting
 // fiber ends the wait with EINTR. The program's epoll instance is never modified.
+// The close protocol (fd_table.hpp) never applies to epfd: an epoll descriptor is not a socket or
+// FIFO, so it is never managed and close() of it is libc's at once. Members closed meanwhile are the
+// kernel's business (an epoll drops a file when its last descriptor goes), exactly as on threads.
 #include <sys/epoll.h>
 
 #include <chrono>

@@ -1,11 +1,14 @@
 // fd_table.cpp — per-fd state of the hooks (hook/fd_table.hpp): lazy chunks, initialisation on
-// first sight, and the close protocol (closing -> wake -> drain -> release -> real close -> unknown).
+// first sight, and the close protocol (closing/replacing -> wake -> drain -> release -> real call ->
+// unknown), both sides of it: the closer's (begin_close) and the other callers' (begin_op,
+// refuse_if_closing).
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
+#include <cerrno>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/fd_table.hpp>
@@ -76,7 +79,7 @@ void claim(fd_entry& e) noexcept {
   int spins = 0;
   for (;;) {
     auto s = e.state.load(std::memory_order_acquire);
-    if (s == fd_state::initializing || s == fd_state::closing) {
+    if (s == fd_state::initializing || torn_down(s)) {
       relax(spins);
       continue;
     }
@@ -85,6 +88,22 @@ void claim(fd_entry& e) noexcept {
 }
 
 thread_local int internal_depth = 0;
+
+// The file `fd` names, as (st_dev, st_ino); false if fd is not open.
+bool file_identity(int fd, std::uint64_t& dev, std::uint64_t& ino) noexcept {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  dev = static_cast<std::uint64_t>(st.st_dev);
+  ino = static_cast<std::uint64_t>(st.st_ino);
+  return true;
+}
+
+// e is closing: does the number still name the file close() is tearing down (or nothing at all)?
+bool names_file_being_closed(const fd_entry& e, int fd) noexcept {
+  std::uint64_t dev = 0, ino = 0;
+  if (!file_identity(fd, dev, ino)) return true;  // closed for real already: EBADF either way
+  return dev == e.closing_dev.load(std::memory_order_acquire) && ino == e.closing_ino.load(std::memory_order_acquire);
+}
 
 }  // namespace
 
@@ -130,7 +149,7 @@ fd_entry* lookup_or_init(int fd) noexcept {
   int spins = 0;
   for (;;) {
     auto s = e->state.load(std::memory_order_acquire);
-    if (s == fd_state::managed || s == fd_state::plain || s == fd_state::closing) return e;
+    if (s == fd_state::managed || s == fd_state::plain || torn_down(s)) return e;
     if (s == fd_state::initializing) {
       relax(spins);
       continue;
@@ -161,6 +180,10 @@ fd_entry* find_managed(int fd) noexcept {
   return nullptr;
 }
 
+fd_entry* find_entry(int fd) noexcept {
+  return reentered() ? nullptr : entry_for(fd, false);
+}
+
 void adopt(int fd, bool is_socket, bool app_nonblock) noexcept {
   if (reentered()) return;
   fd_entry* e = entry_for(fd, true);
@@ -184,6 +207,10 @@ void reset(int fd) noexcept {
 }
 
 bool begin_op(fd_entry& e) noexcept {
+  // Refused before counting: once an entry is marked, no caller touches `ops` again, so the closer's
+  // drain waits only for operations that began before the mark, however many keep arriving.
+  if (e.state.load(std::memory_order_acquire) != fd_state::managed) return false;
+  // Counted, then checked again (the closer marks, then reads `ops`: one of the two sees the other).
   e.ops.fetch_add(1, std::memory_order_seq_cst);
   if (e.state.load(std::memory_order_seq_cst) != fd_state::managed) {
     e.ops.fetch_sub(1, std::memory_order_release);
@@ -193,6 +220,27 @@ bool begin_op(fd_entry& e) noexcept {
 }
 
 void end_op(fd_entry& e) noexcept { e.ops.fetch_sub(1, std::memory_order_release); }
+
+namespace {
+
+// The marked entry (closing or replacing, owned by the caller) was managed: wake, drain, release.
+void tear_down(fd_entry& e) noexcept {
+  auto* pd = e.pd.load(std::memory_order_acquire);
+  if (pd) {
+    internal_scope guard;
+    pd->close();  // wakes parked readers and writers: they fail with EBADF (or return their progress)
+  }
+  // Woken fibers need this worker to leave (relax yields on a fiber); plain threads notice the close
+  // within one 50 ms poll slice. No new operation can join (begin_op), so this ends.
+  int spins = 0;
+  while (e.ops.load(std::memory_order_seq_cst) != 0) relax(spins);  // may yield: not internal
+  if ((pd = e.pd.exchange(nullptr))) {
+    internal_scope guard;
+    pd->release();  // deregisters while the fd is still open
+  }
+}
+
+}  // namespace
 
 close_result begin_close(int fd) noexcept {
   if (reentered()) return close_result::none;
@@ -205,7 +253,7 @@ close_result begin_close(int fd) noexcept {
       relax(spins);
       continue;
     }
-    if (s == fd_state::closing) return close_result::already_closing;
+    if (torn_down(s)) return close_result::already_closing;
     if (s == fd_state::unknown) return close_result::none;
     if (s == fd_state::plain) {
       if (e->state.compare_exchange_weak(s, fd_state::unknown, std::memory_order_acq_rel)) return close_result::none;
@@ -213,31 +261,99 @@ close_result begin_close(int fd) noexcept {
     }
     if (e->state.compare_exchange_weak(s, fd_state::closing, std::memory_order_seq_cst)) break;
   }
-  auto* pd = e->pd.load(std::memory_order_acquire);
-  if (pd) {
-    internal_scope guard;
-    pd->close();  // wakes parked readers and writers: they fail with EBADF
-  }
-  spins = 0;
-  while (e->ops.load(std::memory_order_seq_cst) != 0) relax(spins);  // may yield: not internal
-  if ((pd = e->pd.exchange(nullptr))) {
-    internal_scope guard;
-    pd->release();  // deregisters while the fd is still open
-  }
+  // Only the winner records which file is being closed (the fd is open until our real close). A
+  // caller that sees `closing` before this store finds no match and looks again (refuse_if_closing).
+  std::uint64_t dev = 0, ino = 0;
+  file_identity(fd, dev, ino);
+  e->closing_dev.store(dev, std::memory_order_release);
+  e->closing_ino.store(ino, std::memory_order_release);
+  tear_down(*e);
   return close_result::managed;
 }
 
-void make_plain(int fd) noexcept {
-  if (reentered()) return;
+fd_entry* begin_replace(int fd, bool& was_managed) noexcept {
+  was_managed = false;
+  if (reentered()) return nullptr;
   fd_entry* e = entry_for(fd, true);
-  if (!e) return;
-  if (begin_close(fd) == close_result::managed) {  // now `closing`, owned by us
-    if (!e->app_nonblock.load(std::memory_order_acquire)) {
-      int fl = WEFT_ORIG(fcntl)(fd, F_GETFL);
-      if (fl >= 0 && (fl & O_NONBLOCK)) WEFT_ORIG(fcntl)(fd, F_SETFL, fl & ~O_NONBLOCK);
+  if (!e) return nullptr;
+  int spins = 0;
+  for (;;) {
+    auto s = e->state.load(std::memory_order_acquire);
+    if (s == fd_state::initializing || torn_down(s)) {  // another thread's close of fd goes first
+      relax(spins);
+      continue;
     }
-  } else {
-    claim(*e);
+    if (e->state.compare_exchange_weak(s, fd_state::replacing, std::memory_order_seq_cst)) {
+      was_managed = s == fd_state::managed;
+      break;
+    }
+  }
+  if (was_managed) tear_down(*e);
+  return e;
+}
+
+void finish_replace(fd_entry& e, int fd, fd_entry* like) noexcept {
+  if (!like) {
+    e.description.store(0, std::memory_order_relaxed);
+    e.state.store(fd_state::unknown, std::memory_order_release);
+    return;
+  }
+  // `like` is the held source of a copy, or e itself (a failed dup2: the number kept its file).
+  bool sock = like->is_socket.load(std::memory_order_acquire);
+  bool nb = like->app_nonblock.load(std::memory_order_acquire);
+  auto rcv = like->rcv_timeout_ns.load(std::memory_order_acquire);
+  auto snd = like->snd_timeout_ns.load(std::memory_order_acquire);
+  internal_scope guard;
+  e.is_socket.store(sock, std::memory_order_relaxed);
+  e.app_nonblock.store(nb, std::memory_order_relaxed);
+  e.rcv_timeout_ns.store(rcv, std::memory_order_relaxed);
+  e.snd_timeout_ns.store(snd, std::memory_order_relaxed);
+  if (like != &e) {
+    e.description.store(0, std::memory_order_relaxed);
+    link_description(*like, e);
+  }
+  if (auto* old = e.pd.exchange(fiber::net::detail::poll_descriptor::create(fd, /*owns_fd=*/false))) old->release();
+  e.state.store(fd_state::managed, std::memory_order_seq_cst);
+}
+
+bool refuse_if_closing(int fd) noexcept {
+  fd_entry* e = find_entry(fd);
+  if (!e) return false;
+  int spins = 0;
+  for (;;) {
+    auto s = e->state.load(std::memory_order_acquire);
+    if (s == fd_state::closing && names_file_being_closed(*e, fd)) {
+      // A caller that retries on its error (or on anything) must not starve a closer on its worker.
+      if (fiber::detail::in_fiber()) fiber::this_fiber::yield();
+      errno = EBADF;
+      return true;
+    }
+    if (!torn_down(s)) return false;
+    // A replacement (it waits only for operations that began before it), the few instructions
+    // between a real close and finish_close, or between the mark and its identity: all end soon.
+    relax(spins);
+  }
+}
+
+bool being_closed(int fd) noexcept {
+  const fd_entry* e = fd < 0 ? nullptr : find_entry(fd);
+  return e && e->state.load(std::memory_order_acquire) == fd_state::closing && names_file_being_closed(*e, fd);
+}
+
+void await_teardown(int fd) noexcept {
+  fd_entry* e = find_entry(fd);
+  if (!e) return;
+  int spins = 0;
+  while (torn_down(e->state.load(std::memory_order_acquire))) relax(spins);
+}
+
+void make_plain(int fd) noexcept {
+  bool was_managed = false;
+  fd_entry* e = begin_replace(fd, was_managed);  // now `replacing`, owned by us
+  if (!e) return;
+  if (was_managed && !e->app_nonblock.load(std::memory_order_acquire)) {
+    int fl = WEFT_ORIG(fcntl)(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) WEFT_ORIG(fcntl)(fd, F_SETFL, fl & ~O_NONBLOCK);
   }
   e->description.store(0, std::memory_order_relaxed);
   e->state.store(fd_state::plain, std::memory_order_release);
@@ -246,6 +362,8 @@ void make_plain(int fd) noexcept {
 void finish_close(int fd) noexcept {
   if (fd_entry* e = entry_for(fd, false)) {
     e->description.store(0, std::memory_order_relaxed);
+    e->closing_dev.store(0, std::memory_order_relaxed);  // inode 0 names no file: never matches
+    e->closing_ino.store(0, std::memory_order_relaxed);
     e->state.store(fd_state::unknown, std::memory_order_release);
   }
 }

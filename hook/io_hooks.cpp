@@ -11,6 +11,8 @@
 // sendmmsg sends every message (blocking semantics, partial count on a later error); recvmmsg waits
 // for vlen messages, or one with MSG_WAITFORONE, and honours its timeout the way Linux does (checked
 // after each datagram); sendfile to a blocking socket or pipe sends `count` bytes or up to EOF.
+// A descriptor close() is tearing down fails every call with EBADF, MSG_DONTWAIT and non-blocking
+// ones included (fd_table.hpp's close protocol; sendfile checks its in_fd too).
 // Not covered: splice/tee (pass through); recvmsg(MSG_WAITALL) on a blocking fd returns once some
 // data arrived instead of waiting for the full length.
 #include <sys/sendfile.h>
@@ -29,6 +31,7 @@
 using weft::hook::detail::io_kind;
 using weft::hook::detail::mode;
 using weft::hook::detail::run_blocking;
+using weft::hook::detail::run_once;
 
 extern "C" [[noreturn]] void __chk_fail(void);
 
@@ -66,7 +69,7 @@ ssize_t readv(int fd, const iovec* iov, int cnt) {
 }
 
 ssize_t recv(int fd, void* buf, size_t n, int flags) {
-  if (flags & MSG_DONTWAIT) return WEFT_ORIG(recv)(fd, buf, n, flags);
+  if (flags & MSG_DONTWAIT) return run_once(fd, [&] { return WEFT_ORIG(recv)(fd, buf, n, flags); });
   bool all = (flags & MSG_WAITALL) && !(flags & MSG_PEEK);
   return run_blocking(fd, io_kind::read, all ? mode::all_until_eof : mode::once, n, [&](size_t done) {
     return WEFT_ORIG(recv)(fd, static_cast<char*>(buf) + done, n - done, flags);
@@ -74,7 +77,7 @@ ssize_t recv(int fd, void* buf, size_t n, int flags) {
 }
 
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen_t* alen) {
-  if (flags & MSG_DONTWAIT) return WEFT_ORIG(recvfrom)(fd, buf, n, flags, addr, alen);
+  if (flags & MSG_DONTWAIT) return run_once(fd, [&] { return WEFT_ORIG(recvfrom)(fd, buf, n, flags, addr, alen); });
   bool all = (flags & MSG_WAITALL) && !(flags & MSG_PEEK);
   return run_blocking(fd, io_kind::read, all ? mode::all_until_eof : mode::once, n, [&](size_t done) {
     return WEFT_ORIG(recvfrom)(fd, static_cast<char*>(buf) + done, n - done, flags, addr, alen);
@@ -82,7 +85,7 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen
 }
 
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
-  if (flags & MSG_DONTWAIT) return WEFT_ORIG(recvmsg)(fd, msg, flags);
+  if (flags & MSG_DONTWAIT) return run_once(fd, [&] { return WEFT_ORIG(recvmsg)(fd, msg, flags); });
   return run_blocking(fd, io_kind::read, mode::once, 1, [&](size_t) { return WEFT_ORIG(recvmsg)(fd, msg, flags); });
 }
 
@@ -93,7 +96,7 @@ ssize_t write(int fd, const void* buf, size_t n) {
 }
 
 ssize_t writev(int fd, const iovec* iov, int cnt) {
-  if (cnt <= 0 || cnt > IOV_MAX) return WEFT_ORIG(writev)(fd, iov, cnt);
+  if (cnt <= 0 || cnt > IOV_MAX) return run_once(fd, [&] { return WEFT_ORIG(writev)(fd, iov, cnt); });
   std::vector<iovec> rest;
   return run_blocking(fd, io_kind::write, mode::all, iov_total(iov, cnt), [&](size_t done) {
     if (done == 0) return WEFT_ORIG(writev)(fd, iov, cnt);
@@ -103,21 +106,22 @@ ssize_t writev(int fd, const iovec* iov, int cnt) {
 }
 
 ssize_t send(int fd, const void* buf, size_t n, int flags) {
-  if (flags & MSG_DONTWAIT) return WEFT_ORIG(send)(fd, buf, n, flags);
+  if (flags & MSG_DONTWAIT) return run_once(fd, [&] { return WEFT_ORIG(send)(fd, buf, n, flags); });
   return run_blocking(fd, io_kind::write, mode::all, n, [&](size_t done) {
     return WEFT_ORIG(send)(fd, static_cast<const char*>(buf) + done, n - done, flags);
   });
 }
 
 ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t alen) {
-  if (flags & MSG_DONTWAIT) return WEFT_ORIG(sendto)(fd, buf, n, flags, addr, alen);
+  if (flags & MSG_DONTWAIT) return run_once(fd, [&] { return WEFT_ORIG(sendto)(fd, buf, n, flags, addr, alen); });
   return run_blocking(fd, io_kind::write, mode::all, n, [&](size_t done) {
     return WEFT_ORIG(sendto)(fd, static_cast<const char*>(buf) + done, n - done, flags, addr, alen);
   });
 }
 
 ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-  if ((flags & MSG_DONTWAIT) || msg == nullptr || msg->msg_iovlen > IOV_MAX) return WEFT_ORIG(sendmsg)(fd, msg, flags);
+  if ((flags & MSG_DONTWAIT) || msg == nullptr || msg->msg_iovlen > IOV_MAX)
+    return run_once(fd, [&] { return WEFT_ORIG(sendmsg)(fd, msg, flags); });
   std::vector<iovec> rest;
   int cnt = static_cast<int>(msg->msg_iovlen);
   return run_blocking(fd, io_kind::write, mode::all, iov_total(msg->msg_iov, cnt), [&](size_t done) {
@@ -134,7 +138,8 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
 }
 
 int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
-  if ((flags & MSG_DONTWAIT) || vec == nullptr || vlen == 0) return WEFT_ORIG(sendmmsg)(fd, vec, vlen, flags);
+  if ((flags & MSG_DONTWAIT) || vec == nullptr || vlen == 0)
+    return run_once(fd, [&] { return WEFT_ORIG(sendmmsg)(fd, vec, vlen, flags); });
   return static_cast<int>(run_blocking(fd, io_kind::write, mode::all, vlen, [&](size_t done) {
     return static_cast<ssize_t>(WEFT_ORIG(sendmmsg)(fd, vec + done, static_cast<unsigned>(vlen - done), flags));
   }));
@@ -143,7 +148,7 @@ int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
 int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout) {
   if ((flags & MSG_DONTWAIT) || vec == nullptr || vlen == 0 ||
       (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000)))
-    return WEFT_ORIG(recvmmsg)(fd, vec, vlen, flags, timeout);
+    return run_once(fd, [&] { return WEFT_ORIG(recvmmsg)(fd, vec, vlen, flags, timeout); });
   if (flags & MSG_WAITFORONE) {
     return static_cast<int>(run_blocking(fd, io_kind::read, mode::once, vlen, [&](size_t) {
       return static_cast<ssize_t>(WEFT_ORIG(recvmmsg)(fd, vec, vlen, flags, nullptr));
@@ -160,12 +165,14 @@ int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeo
 }
 
 ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
+  if (weft::hook::detail::refuse_if_closing(in_fd)) return -1;
   return run_blocking(out_fd, io_kind::write, mode::all, count, [&](size_t done) {
     return WEFT_ORIG(sendfile)(out_fd, in_fd, offset, count - done);
   });
 }
 
 ssize_t sendfile64(int out_fd, int in_fd, off64_t* offset, size_t count) {
+  if (weft::hook::detail::refuse_if_closing(in_fd)) return -1;
   return run_blocking(out_fd, io_kind::write, mode::all, count, [&](size_t done) {
     return WEFT_ORIG(sendfile64)(out_fd, in_fd, offset, count - done);
   });

@@ -10,6 +10,10 @@
 // only during each zero-timeout check on a fiber (signals are per worker thread, not per fiber).
 // select/pselect report the remaining time in the timeval as Linux does; ppoll/pselect leave theirs.
 // A stop request on the waiting fiber ends the wait with EINTR.
+// Descriptors close() is tearing down (fd_table.hpp) count as closed, on any thread: poll reports
+// them POLLNVAL at once, select fails with EBADF. A poll parked on a descriptor's own poll_descriptor
+// and woken by its close or dup2 waits for that to complete and goes on as Linux's poll does after
+// a wake-up: it looks the number up again (POLLNVAL if closed, the new file if replaced).
 #include <poll.h>
 #include <sys/select.h>
 
@@ -41,6 +45,45 @@ nanoseconds from_timespec(const timespec* ts) noexcept {
   return seconds(ts->tv_sec) + nanoseconds(ts->tv_nsec);
 }
 
+namespace wh = weft::hook::detail;
+
+// Unlike other hooks, poll never waits out a replacement (dup2) of a member: a plain thread's
+// blocking call on a managed fd waits in poll() while it holds an operation on that fd, which the
+// replacement is waiting for. During a replacement the member is what the kernel says (old or new
+// file), as with Linux's atomic dup2.
+bool closing(int fd) noexcept {
+  return wh::being_closed(fd);
+}
+
+bool any_closing(const pollfd* fds, nfds_t n) noexcept {
+  for (nfds_t i = 0; i < n; ++i)
+    if (closing(fds[i].fd)) return true;
+  return false;
+}
+
+// poll's answer `r` with every descriptor being closed reported as the kernel reports a closed one.
+int mark_closing(pollfd* fds, nfds_t n, int r) noexcept {
+  if (r < 0) return r;
+  for (nfds_t i = 0; i < n; ++i) {
+    if (!closing(fds[i].fd)) continue;
+    if (fds[i].revents == 0) ++r;
+    fds[i].revents = POLLNVAL;
+  }
+  return r;
+}
+
+// select's sets name a descriptor being closed: the call fails as with a closed one.
+bool select_refused(int nfds, const fd_set* r, const fd_set* w, const fd_set* x) noexcept {
+  for (int fd = 0; fd < nfds; ++fd) {
+    if (!((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x)))) continue;
+    if (closing(fd)) {
+      errno = EBADF;
+      return true;
+    }
+  }
+  return false;
+}
+
 constexpr std::uint32_t poll_event_bits = POLLIN | POLLPRI | POLLOUT | POLLRDNORM | POLLRDBAND | POLLWRNORM |
                                           POLLWRBAND | POLLRDHUP;
 
@@ -51,13 +94,16 @@ std::vector<interest> interests_of(const pollfd* fds, nfds_t n) {
   return set;
 }
 
+enum class one_wait { not_applicable, done, torn_down };
+
 // The common case — one socket or FIFO the hooks manage, one direction (a client library waiting
 // to read or to write) — waits on the descriptor's own poll_descriptor, as a blocking read would,
-// instead of building a private epoll. Returns false (nothing done) when that does not apply: other
-// events, an unmanaged fd, or another fiber already waiting in that direction.
+// instead of building a private epoll. `not_applicable` (nothing done): other events, an unmanaged
+// fd, or another fiber already waiting in that direction. `torn_down`: a close or dup2 of the fd
+// ended the wait; the caller looks again once it completed (the scope is left by then, so the
+// teardown's drain does not wait for us).
 template <class Check>
-bool poll_one_managed(const pollfd& p, clock::time_point deadline, Check& check, int& result) {
-  namespace wh = weft::hook::detail;
+one_wait poll_one_managed(const pollfd& p, clock::time_point deadline, Check& check, int& result) {
   constexpr auto read_bits = static_cast<short>(POLLIN | POLLRDNORM | POLLRDHUP);
   constexpr auto write_bits = static_cast<short>(POLLOUT | POLLWRNORM);
   io_kind kind;
@@ -66,24 +112,25 @@ bool poll_one_managed(const pollfd& p, clock::time_point deadline, Check& check,
   else if (p.events != 0 && (p.events & ~write_bits) == 0)
     kind = io_kind::write;
   else
-    return false;
+    return one_wait::not_applicable;
   wh::fd_entry* e = wh::lookup_or_init(p.fd);
-  if (!e || e->state.load(std::memory_order_acquire) != wh::fd_state::managed) return false;
+  if (!e || e->state.load(std::memory_order_acquire) != wh::fd_state::managed) return one_wait::not_applicable;
   wh::op_scope scope(*e, kind, deadline, /*try_only=*/true);
-  if (scope.error()) return false;
+  if (scope.error()) return one_wait::not_applicable;
   // The caller's check just found nothing ready; an edge since then sets the descriptor's sticky
   // ready bit (or is reported by its first registration), so waiting first loses nothing.
   wh::note_blocking_call("poll");
   for (;;) {
     auto ec = scope.pd()->wait(kind, deadline);
+    if (ec == std::errc::bad_file_descriptor) return one_wait::torn_down;
     result = check();
-    if (result != 0) return true;
-    if (ec) {  // timed out (result 0), closed or stop requested
+    if (result != 0) return one_wait::done;
+    if (ec) {  // timed out (result 0) or stop requested
       if (ec != std::errc::timed_out) {
         errno = wh::errno_for_wait(ec);
         result = -1;
       }
-      return true;
+      return one_wait::done;
     }
   }
 }
@@ -94,7 +141,15 @@ int poll_wait(const pollfd* fds, nfds_t n, clock::time_point deadline, Check&& c
   if (n == 1 && fds[0].fd >= 0) {
     int r = check();
     if (r != 0 || clock::now() >= deadline) return r;
-    if (poll_one_managed(fds[0], deadline, check, r)) return r;
+    switch (poll_one_managed(fds[0], deadline, check, r)) {
+      case one_wait::done:
+        return r;
+      case one_wait::torn_down:
+        wh::await_teardown(fds[0].fd);  // bounded: its drain does not wait for us any more
+        break;
+      case one_wait::not_applicable:
+        break;
+    }
   }
 #endif
   auto set = interests_of(fds, n);
@@ -119,6 +174,7 @@ int do_select(int nfds, fd_set* r, fd_set* w, fd_set* x, clock::time_point deadl
     if (r) *r = r0;
     if (w) *w = w0;
     if (x) *x = x0;
+    if (select_refused(nfds, r, w, x)) return -1;
     if (is_pselect) {
       timespec zero{0, 0};
       return WEFT_ORIG(pselect)(nfds, r, w, x, &zero, mask);
@@ -133,8 +189,12 @@ int do_select(int nfds, fd_set* r, fd_set* w, fd_set* x, clock::time_point deadl
 extern "C" {
 
 int poll(pollfd* fds, nfds_t n, int timeout) {
-  if (!fiber::detail::in_fiber() || timeout == 0) return WEFT_ORIG(poll)(fds, n, timeout);
-  return poll_wait(fds, n, deadline_after(milliseconds(timeout)), [&] { return WEFT_ORIG(poll)(fds, n, 0); });
+  if (!fiber::detail::in_fiber() || timeout == 0) {
+    if (any_closing(fds, n)) return mark_closing(fds, n, WEFT_ORIG(poll)(fds, n, 0));  // ready at once
+    return WEFT_ORIG(poll)(fds, n, timeout);
+  }
+  return poll_wait(fds, n, deadline_after(milliseconds(timeout)),
+                   [&] { return mark_closing(fds, n, WEFT_ORIG(poll)(fds, n, 0)); });
 }
 
 int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
@@ -143,17 +203,22 @@ int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
 }
 
 int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
-  if (!fiber::detail::in_fiber() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
-      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)))
-    return WEFT_ORIG(ppoll)(fds, n, ts, mask);
   timespec zero{0, 0};
-  return poll_wait(fds, n, deadline_after(from_timespec(ts)), [&] { return WEFT_ORIG(ppoll)(fds, n, &zero, mask); });
+  bool invalid = ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000);
+  if (!fiber::detail::in_fiber() || invalid || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0)) {
+    if (!invalid && any_closing(fds, n)) return mark_closing(fds, n, WEFT_ORIG(ppoll)(fds, n, &zero, mask));
+    return WEFT_ORIG(ppoll)(fds, n, ts, mask);
+  }
+  return poll_wait(fds, n, deadline_after(from_timespec(ts)),
+                   [&] { return mark_closing(fds, n, WEFT_ORIG(ppoll)(fds, n, &zero, mask)); });
 }
 
 int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* tv) {
-  if (!fiber::detail::in_fiber() || (tv && tv->tv_sec == 0 && tv->tv_usec == 0) ||
-      (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) || nfds < 0 || nfds > FD_SETSIZE)
+  bool invalid = (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) || nfds < 0 || nfds > FD_SETSIZE;
+  if (!fiber::detail::in_fiber() || invalid || (tv && tv->tv_sec == 0 && tv->tv_usec == 0)) {
+    if (!invalid && select_refused(nfds, r, w, x)) return -1;
     return WEFT_ORIG(select)(nfds, r, w, x, tv);
+  }
   auto d = tv ? nanoseconds(seconds(tv->tv_sec) + microseconds(tv->tv_usec)) : nanoseconds(-1);
   auto deadline = deadline_after(d);
   int res = do_select(nfds, r, w, x, deadline, nullptr, false);
@@ -167,9 +232,12 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* tv) {
 }
 
 int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* ts, const sigset_t* mask) {
-  if (!fiber::detail::in_fiber() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
-      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)) || nfds < 0 || nfds > FD_SETSIZE)
+  bool invalid =
+      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)) || nfds < 0 || nfds > FD_SETSIZE;
+  if (!fiber::detail::in_fiber() || invalid || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0)) {
+    if (!invalid && select_refused(nfds, r, w, x)) return -1;
     return WEFT_ORIG(pselect)(nfds, r, w, x, ts, mask);
+  }
   return do_select(nfds, r, w, x, deadline_after(from_timespec(ts)), mask, true);
 }
 

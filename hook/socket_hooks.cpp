@@ -12,7 +12,15 @@
 //   A non-blocking one keeps EINPROGRESS. accept waits like a read (SO_RCVTIMEO -> EAGAIN).
 // - close/dup2/dup3 over a managed fd: waiters parked on it wake with EBADF, in-flight hooked calls
 //   drain, then the real close/dup2 runs once: an fd number is never closed twice. Concurrent second
-//   closes of the same number report EBADF.
+//   closes of the same number report EBADF. While close() runs, every call here on the number fails
+//   with EBADF; while dup2/dup3 replaces it (the target entry stays `replacing` from before the real
+//   call until the copy is recorded), calls — close included — wait and then act on the new file
+//   (fd_table.hpp). dup2/dup3 onto a number another thread is closing waits for that close.
+// - dup, F_DUPFD and dup2/dup3 hold the source entry (an operation on it) across the real call, so a
+//   concurrent close of the source cannot complete before the copy inherited the program's view.
+//   dup2/dup3 are serialised among themselves by one process-wide lock: each holds its source while
+//   it waits for the target's in-flight calls to leave, and crossing dup2(a, b) / dup2(b, a) would
+//   otherwise wait for each other forever.
 // - dup/dup2/dup3/F_DUPFD: the copy shares the open file description, so it inherits the program's
 //   O_NONBLOCK view and timeouts, and later F_SETFL/FIONBIO/SO_*TIMEO changes through any copy reach
 //   every copy made through a hook (fd_entry::description).
@@ -31,6 +39,8 @@
 #include <hook/blocking_io.hpp>
 #include <hook/lock_check.hpp>
 #include <hook/original.hpp>
+#include <mutex>
+#include <sync/mutex.hpp>
 
 namespace wh = weft::hook::detail;
 using wh::io_kind;
@@ -45,9 +55,41 @@ void created(int fd, bool is_socket, bool app_nonblock) noexcept {
     wh::reset(fd);
 }
 
-// `to` now names the same open file description as `from`.
-void copied(int from, int to) noexcept {
-  wh::fd_entry* src = wh::find_managed(from);
+// The source of dup/dup2/dup3/F_DUPFD, held (an operation on its entry, if managed) from before the
+// real call until copied() read its state: a close() of it waits for the copy to be recorded.
+// refused(): it is being closed (errno = EBADF); a replacement of it was waited out.
+class copy_source {
+ public:
+  explicit copy_source(int fd) noexcept {
+    for (;;) {
+      if (wh::refuse_if_closing(fd)) {
+        refused_ = true;
+        return;
+      }
+      e_ = wh::find_managed(fd);
+      if (!e_ || wh::begin_op(*e_)) return;
+      e_ = nullptr;  // torn down since the check: look again
+    }
+  }
+  ~copy_source() {
+    if (e_) wh::end_op(*e_);
+  }
+  copy_source(const copy_source&) = delete;
+  copy_source& operator=(const copy_source&) = delete;
+  bool refused() const noexcept { return refused_; }
+  wh::fd_entry* entry() const noexcept { return e_; }
+
+ private:
+  wh::fd_entry* e_ = nullptr;
+  bool refused_ = false;
+};
+
+// Serialises dup2/dup3 (see the header comment). Constant-initialised: usable before main.
+constinit fiber::mutex replace_lock;
+
+// `to` now names the same open file description as `src` (the held source's entry; null if the
+// hooks do not manage it).
+void copied(wh::fd_entry* src, int to) noexcept {
   if (!src) {
     wh::reset(to);
     return;
@@ -71,10 +113,19 @@ void set_app_nonblock(wh::fd_entry& e, bool on) noexcept {
   wh::for_each_sharing(e, [on](wh::fd_entry& o) { o.app_nonblock.store(on); });
 }
 
-wh::fd_entry* entry_for_mode(int fd) noexcept {
-  wh::fd_entry* e = fiber::detail::in_fiber() ? wh::lookup_or_init(fd) : wh::find_managed(fd);
-  if (e && e->state.load() == wh::fd_state::managed) return e;
-  return nullptr;
+// The managed entry whose program view a mode change (F_SETFL, FIONBIO, SO_*TIMEO) updates, or null
+// (pass through). `refused`: fd is being closed (errno = EBADF). A torn-down entry is never passed
+// through: the program's flags must not reach a description the hooks keep non-blocking.
+wh::fd_entry* entry_for_mode(int fd, bool& refused) noexcept {
+  refused = false;
+  for (;;) {
+    wh::fd_entry* e = fiber::detail::in_fiber() ? wh::lookup_or_init(fd) : wh::find_entry(fd);
+    if (!e) return nullptr;
+    auto s = e->state.load();
+    if (s == wh::fd_state::managed) return e;
+    if (!wh::torn_down(s)) return nullptr;
+    if ((refused = wh::refuse_if_closing(fd))) return nullptr;
+  }
 }
 
 std::int64_t to_ns(const timeval& tv) noexcept {
@@ -83,6 +134,7 @@ std::int64_t to_ns(const timeval& tv) noexcept {
 
 int do_fcntl(int fd, int cmd, long arg) {
   auto orig = WEFT_ORIG(fcntl);
+  if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC && wh::refuse_if_closing(fd)) return -1;
   switch (cmd) {
     case F_GETFL: {
       int r = orig(fd, cmd);
@@ -92,7 +144,9 @@ int do_fcntl(int fd, int cmd, long arg) {
       return r;
     }
     case F_SETFL: {
-      wh::fd_entry* e = entry_for_mode(fd);
+      bool refused = false;
+      wh::fd_entry* e = entry_for_mode(fd, refused);
+      if (refused) return -1;
       if (!e) return orig(fd, cmd, arg);
       int r = orig(fd, cmd, arg | O_NONBLOCK);
       if (r == 0) set_app_nonblock(*e, (arg & O_NONBLOCK) != 0);
@@ -100,8 +154,10 @@ int do_fcntl(int fd, int cmd, long arg) {
     }
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
+      copy_source src(fd);
+      if (src.refused()) return -1;
       int r = orig(fd, cmd, arg);
-      if (r >= 0) copied(fd, r);
+      if (r >= 0) copied(src.entry(), r);
       return r;
     }
     default:
@@ -110,18 +166,33 @@ int do_fcntl(int fd, int cmd, long arg) {
 }
 
 int do_dup2(int oldfd, int newfd, int flags, bool three) {
-  if (oldfd == newfd) return three ? WEFT_ORIG(dup3)(oldfd, newfd, flags) : WEFT_ORIG(dup2)(oldfd, newfd);
+  auto real = [&] { return three ? WEFT_ORIG(dup3)(oldfd, newfd, flags) : WEFT_ORIG(dup2)(oldfd, newfd); };
+  if (oldfd == newfd) {  // dup3: EINVAL whatever fd is; dup2: fd itself, or EBADF if it is not open
+    if (!three && wh::refuse_if_closing(oldfd)) return -1;
+    return real();
+  }
+  std::lock_guard serial(replace_lock);
+  copy_source src(oldfd);
+  if (src.refused()) return -1;
   // Only tear newfd down if the call can succeed (oldfd valid), as the kernel would.
   if (WEFT_ORIG(fcntl)(oldfd, F_GETFD) < 0) {
     errno = EBADF;
     return -1;
   }
-  auto closing = wh::begin_close(newfd);
-  int r = three ? WEFT_ORIG(dup3)(oldfd, newfd, flags) : WEFT_ORIG(dup2)(oldfd, newfd);
+  // newfd is `replacing` from here until its new state is recorded: a call on it meanwhile waits and
+  // then sees the new file with the program's view of it, never a half-done copy.
+  bool was_managed = false;
+  wh::fd_entry* target = wh::begin_replace(newfd, was_managed);
+  int r = real();
   int saved = errno;
-  if (closing == wh::close_result::managed) wh::finish_close(newfd);
+  if (target) {
+    // Success: a copy of the source (unknown if the hooks do not manage it). Failure: the number
+    // still names its old file; if that was managed, it is again.
+    wh::finish_replace(*target, newfd, r >= 0 ? src.entry() : (was_managed ? target : nullptr));
+  } else if (r >= 0) {
+    copied(src.entry(), r);
+  }
   if (r >= 0) {
-    copied(oldfd, r);
     // Standard streams go to code we cannot see (stdio, a child after exec): give them back their
     // real blocking mode. The description is shared, so oldfd's calls then block the worker.
     if (r <= 2 && wh::find_managed(r)) wh::make_plain(r);
@@ -131,7 +202,9 @@ int do_dup2(int oldfd, int newfd, int flags, bool three) {
 }
 
 int do_connect(int fd, const sockaddr* addr, socklen_t len) {
-  wh::fd_entry* e = wh::blocking_entry(fd);
+  bool refused = false;
+  wh::fd_entry* e = wh::blocking_entry(fd, refused);
+  if (refused) return -1;
   auto orig = WEFT_ORIG(connect);
   if (!e) return orig(fd, addr, len);
   auto deadline = wh::deadline_for(*e, io_kind::write);
@@ -206,11 +279,11 @@ int accept(int fd, sockaddr* addr, socklen_t* len) { return do_accept(fd, addr, 
 int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) { return do_accept(fd, addr, len, flags); }
 
 int close(int fd) {
-  auto closing = wh::begin_close(fd);
-  if (closing == wh::close_result::already_closing) {
-    errno = EBADF;
-    return -1;
-  }
+  wh::close_result closing;
+  // Another close() of fd under way: EBADF, as Linux gives the loser of two racing closes. A dup2
+  // onto fd under way: it completes first, and this closes the file it installed.
+  while ((closing = wh::begin_close(fd)) == wh::close_result::already_closing)
+    if (wh::refuse_if_closing(fd)) return -1;
   int r = WEFT_ORIG(close)(fd);
   int saved = errno;
   if (closing == wh::close_result::managed) wh::finish_close(fd);
@@ -221,13 +294,16 @@ int close(int fd) {
 // stdio reads and writes a FILE's descriptor through glibc-internal calls no hook sees: the
 // descriptor must really be in the mode the program thinks it is in.
 FILE* fdopen(int fd, const char* mode) noexcept {
+  if (wh::refuse_if_closing(fd)) return nullptr;
   if (wh::find_managed(fd)) wh::make_plain(fd);
   return WEFT_ORIG(fdopen)(fd, mode);
 }
 
 int dup(int fd) noexcept {
+  copy_source src(fd);
+  if (src.refused()) return -1;
   int r = WEFT_ORIG(dup)(fd);
-  if (r >= 0) copied(fd, r);
+  if (r >= 0) copied(src.entry(), r);
   return r;
 }
 
@@ -256,8 +332,12 @@ int ioctl(int fd, unsigned long request, ...) noexcept {
   va_start(ap, request);
   void* arg = va_arg(ap, void*);
   va_end(ap);
+  if (wh::refuse_if_closing(fd)) return -1;
   if (request == FIONBIO && arg != nullptr) {
-    if (wh::fd_entry* e = entry_for_mode(fd)) {
+    bool refused = false;
+    wh::fd_entry* e = entry_for_mode(fd, refused);
+    if (refused) return -1;
+    if (e) {
       int on = 1;
       int r = WEFT_ORIG(ioctl)(fd, request, &on);
       if (r == 0) set_app_nonblock(*e, *static_cast<int*>(arg) != 0);
@@ -268,9 +348,13 @@ int ioctl(int fd, unsigned long request, ...) noexcept {
 }
 
 int setsockopt(int fd, int level, int name, const void* val, socklen_t len) noexcept {
+  if (wh::refuse_if_closing(fd)) return -1;
   int r = WEFT_ORIG(setsockopt)(fd, level, name, val, len);
   if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && len >= sizeof(timeval)) {
-    if (wh::fd_entry* e = entry_for_mode(fd)) {
+    // Recorded where the hooks manage fd now; torn down since the call: nothing left to record it in
+    // (and a replacement's new file does not have this timeout). Unknown: read on first sight.
+    wh::fd_entry* e = fiber::detail::in_fiber() ? wh::lookup_or_init(fd) : wh::find_entry(fd);
+    if (e && e->state.load() == wh::fd_state::managed) {
       auto ns = to_ns(*static_cast<const timeval*>(val));
       auto field = name == SO_RCVTIMEO ? &wh::fd_entry::rcv_timeout_ns : &wh::fd_entry::snd_timeout_ns;
       (e->*field).store(ns);
@@ -282,6 +366,7 @@ int setsockopt(int fd, int level, int name, const void* val, socklen_t len) noex
 
 // The kernel keeps the real values (we pass every setsockopt through), so getsockopt is libc's.
 int getsockopt(int fd, int level, int name, void* val, socklen_t* len) noexcept {
+  if (wh::refuse_if_closing(fd)) return -1;
   return WEFT_ORIG(getsockopt)(fd, level, name, val, len);
 }
 

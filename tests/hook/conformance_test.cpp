@@ -640,6 +640,287 @@ TEST(Conformance, Dup2RacingParkedReader) {
   });
 }
 
+// ---- close and dup2 under a blocked call ----
+//
+// One task blocks in a call on `fd`; this task closes fd, or dup2s a socketpair end onto it. What
+// Linux does for threads (measured): close/dup2 return at once, but the blocked call keeps its own
+// reference to the old file and goes on blocking until its SO_SNDTIMEO/SO_RCVTIMEO — then write and
+// sendmsg return the bytes they queued, accept and recvfrom fail with EAGAIN, connect with
+// EINPROGRESS. The hooks wake the parked fiber at once instead (partial count, or -1/EBADF);
+// tests/hook/close_wake_test.cpp checks exactly that, with no timeout set. Common to both and checked
+// here: the call ends within the bound with one of those results, close/dup2 returns at once, and the
+// task's very next call on the number fails with EBADF (close: the number is gone) or reaches the
+// new socket (dup2 replaces the file atomically) — never EAGAIN from a descriptor left half torn down.
+namespace {
+
+enum class blocked_kind { write, sendmsg, accept, connect, recvfrom };
+
+const char* kind_name(blocked_kind k) {
+  switch (k) {
+    case blocked_kind::write:
+      return "write";
+    case blocked_kind::sendmsg:
+      return "sendmsg";
+    case blocked_kind::accept:
+      return "accept";
+    case blocked_kind::connect:
+      return "connect";
+    case blocked_kind::recvfrom:
+      return "recvfrom";
+  }
+  return "?";
+}
+
+std::vector<char>& big_buffer() {
+  static std::vector<char> b(8 << 20, 'z');  // far more than a socket buffer holds
+  return b;
+}
+
+// A descriptor on which `kind` blocks, with the SO_*TIMEO that bounds a thread's call on Linux.
+struct blocked_setup {
+  int fd = -1;
+  std::vector<int> keep;  // peers, listeners, backlog fillers: closed at the end
+  sockaddr_in addr{};     // connect: the listener with a full backlog
+};
+
+blocked_setup make_blocked(blocked_kind kind, int timeout_ms) {
+  blocked_setup s;
+  switch (kind) {
+    case blocked_kind::write:
+    case blocked_kind::sendmsg: {
+      auto [a, b] = unix_pair();  // b never reads
+      s.fd = a;
+      s.keep.push_back(b);
+      set_timeout(a, SO_SNDTIMEO, timeout_ms);
+      break;
+    }
+    case blocked_kind::accept: {
+      s.fd = listen_tcp(s.addr);
+      set_timeout(s.fd, SO_RCVTIMEO, timeout_ms);
+      break;
+    }
+    case blocked_kind::connect: {
+      // Backlog 0 holds one connection; with it full Linux drops further SYNs, so a connect stays
+      // pending (retransmitting) until its SO_SNDTIMEO.
+      int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      s.addr.sin_family = AF_INET;
+      s.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof s.addr;
+      if (bind(l, reinterpret_cast<sockaddr*>(&s.addr), sizeof s.addr) != 0 ||
+          getsockname(l, reinterpret_cast<sockaddr*>(&s.addr), &len) != 0 || listen(l, 0) != 0)
+        ADD_FAILURE() << "listener: " << std::strerror(errno);
+      s.keep.push_back(l);
+      for (int i = 0; i < 8; ++i) {
+        int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(f, reinterpret_cast<sockaddr*>(&s.addr), sizeof s.addr);  // EINPROGRESS or done
+        s.keep.push_back(f);
+      }
+      nap_ms(50);
+      s.fd = socket(AF_INET, SOCK_STREAM, 0);
+      set_timeout(s.fd, SO_SNDTIMEO, timeout_ms);
+      break;
+    }
+    case blocked_kind::recvfrom: {
+      s.fd = socket(AF_INET, SOCK_DGRAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (bind(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << std::strerror(errno);
+      set_timeout(s.fd, SO_RCVTIMEO, timeout_ms);
+      break;
+    }
+  }
+  return s;
+}
+
+// The call of `kind` on s.fd (blocks while nothing happens).
+long blocked_call(blocked_kind kind, const blocked_setup& s) {
+  auto& big = big_buffer();
+  switch (kind) {
+    case blocked_kind::write:
+      return static_cast<long>(write(s.fd, big.data(), big.size()));
+    case blocked_kind::sendmsg: {
+      iovec iov{big.data(), big.size()};
+      msghdr m{};
+      m.msg_iov = &iov;
+      m.msg_iovlen = 1;
+      return static_cast<long>(sendmsg(s.fd, &m, 0));
+    }
+    case blocked_kind::accept:
+      return accept(s.fd, nullptr, nullptr);
+    case blocked_kind::connect:
+      return connect(s.fd, reinterpret_cast<const sockaddr*>(&s.addr), sizeof s.addr);
+    case blocked_kind::recvfrom: {
+      char buf[64];
+      sockaddr_in from{};
+      socklen_t fl = sizeof from;
+      return static_cast<long>(recvfrom(s.fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl));
+    }
+  }
+  return -2;
+}
+
+struct call_result {
+  long r = -2;
+  int err = 0;
+  long next_r = -2;  // the task's next call on the number, right after the blocked one returned
+  int next_err = 0;
+};
+
+void run_close_under_blocked_call(blocked_kind kind, bool by_dup2) {
+  SCOPED_TRACE(std::string(kind_name(kind)) + (by_dup2 ? " woken by dup2" : " woken by close"));
+  run_task([kind, by_dup2] {
+    auto s = make_blocked(kind, 600);
+    ASSERT_GE(s.fd, 0);
+    auto [n, n_peer] = unix_pair();  // dup2's source
+    // Bounds a call that starts only after the dup2 and so blocks on n's socket instead.
+    set_timeout(n, SO_SNDTIMEO, 3000);
+    set_timeout(n, SO_RCVTIMEO, 3000);
+    call_result out;
+    std::atomic<bool> started{false};
+    task blocked([&] {
+      started = true;
+      out.r = blocked_call(kind, s);
+      out.err = errno;
+      if (by_dup2) {
+        out.next_r = static_cast<long>(send(s.fd, "k", 1, MSG_NOSIGNAL));  // names n's socket now
+      } else {
+        out.next_r = blocked_call(kind, s);  // the same call again: the number is gone
+      }
+      out.next_err = errno;
+    });
+    while (!started.load()) nap_ms(1);
+    nap_ms(150);  // into its blocking call
+    auto t0 = steady::now();
+    if (by_dup2) {
+      EXPECT_EQ(dup2(n, s.fd), s.fd);
+    } else {
+      EXPECT_EQ(close(s.fd), 0);
+    }
+    EXPECT_LT(ms_since(t0), 1000) << "close/dup2 must not wait for the blocked call";
+    blocked.join();
+    EXPECT_LT(ms_since(t0), 3000);
+    if (kind == blocked_kind::write || kind == blocked_kind::sendmsg) {
+      EXPECT_GT(out.r, 0) << std::strerror(out.err);  // the bytes queued before the close
+      EXPECT_LT(out.r, static_cast<long>(big_buffer().size()));
+    } else {
+      EXPECT_EQ(out.r, -1);
+      int timed_out = kind == blocked_kind::connect ? EINPROGRESS : EAGAIN;  // Linux threads
+      EXPECT_TRUE(out.err == EBADF || out.err == timed_out) << std::strerror(out.err);
+    }
+    if (by_dup2) {
+      EXPECT_EQ(out.next_r, 1) << std::strerror(out.next_err);
+      char c = 0;
+      set_timeout(n_peer, SO_RCVTIMEO, 2000);
+      EXPECT_EQ(read(n_peer, &c, 1), 1);
+      EXPECT_EQ(c, 'k');
+      EXPECT_FALSE(is_nonblock(s.fd));  // n's description: blocking
+      close(s.fd);
+    } else {
+      EXPECT_EQ(out.next_r, -1);
+      EXPECT_EQ(out.next_err, EBADF) << std::strerror(out.next_err);
+      errno = 0;
+      EXPECT_EQ(write(s.fd, "x", 1), -1);
+      EXPECT_EQ(errno, EBADF);
+    }
+    close(n);
+    close(n_peer);
+    for (int k : s.keep) close(k);
+  });
+}
+
+}  // namespace
+
+#if defined(__SANITIZE_THREAD__)
+// These tests close an fd under a blocked call on purpose; TSan reports exactly that (a close racing
+// a syscall on the same descriptor). Release and ASan cover them.
+#define WEFT_SKIP_INTENDED_FD_RACE() GTEST_SKIP() << "an intended fd race: TSan reports it by design"
+#else
+#define WEFT_SKIP_INTENDED_FD_RACE() (void)0
+#endif
+
+TEST(Conformance, CloseUnderBlockedWrite) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::write, false);
+}
+TEST(Conformance, Dup2UnderBlockedWrite) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::write, true);
+}
+TEST(Conformance, CloseUnderBlockedSendmsg) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::sendmsg, false);
+}
+TEST(Conformance, Dup2UnderBlockedSendmsg) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::sendmsg, true);
+}
+TEST(Conformance, CloseUnderBlockedAccept) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::accept, false);
+}
+TEST(Conformance, Dup2UnderBlockedAccept) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::accept, true);
+}
+TEST(Conformance, CloseUnderBlockedConnect) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::connect, false);
+}
+TEST(Conformance, Dup2UnderBlockedConnect) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::connect, true);
+}
+TEST(Conformance, CloseUnderBlockedRecvfrom) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::recvfrom, false);
+}
+TEST(Conformance, Dup2UnderBlockedRecvfrom) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_close_under_blocked_call(blocked_kind::recvfrom, true);
+}
+
+// poll holds no descriptor open: Linux rescans by number when it wakes (here: at its timeout), so a
+// closed number reports POLLNVAL and a number dup2 replaced reports the new socket (nothing ready).
+// The hooks end a parked poll at once on close (POLLNVAL) and let it go on waiting on the new
+// socket after dup2.
+TEST(Conformance, CloseAndDup2UnderBlockedPoll) {
+  WEFT_SKIP_INTENDED_FD_RACE();
+  run_task([] {
+    for (bool by_dup2 : {false, true}) {
+      SCOPED_TRACE(by_dup2 ? "dup2" : "close");
+      auto [a, b] = unix_pair();
+      auto [n, n_peer] = unix_pair();
+      pollfd p{a, POLLIN, 0};
+      std::atomic<int> r{-2};
+      int err = 0;
+      task poller([&] {
+        r = poll(&p, 1, 400);
+        err = errno;
+      });
+      nap_ms(100);
+      auto t0 = steady::now();
+      if (by_dup2) {
+        EXPECT_EQ(dup2(n, a), a);
+      } else {
+        EXPECT_EQ(close(a), 0);
+      }
+      EXPECT_LT(ms_since(t0), 1000);
+      poller.join();
+      EXPECT_LT(ms_since(t0), 3000);
+      if (by_dup2) {
+        EXPECT_EQ(r.load(), 0) << std::strerror(err);  // the new socket never became readable
+        EXPECT_EQ(p.revents, 0);
+        close(a);
+      } else {
+        EXPECT_EQ(r.load(), 1) << std::strerror(err);
+        EXPECT_EQ(p.revents, POLLNVAL);
+      }
+      for (int x : {b, n, n_peer}) close(x);
+    }
+  });
+}
+
 // ---- poll and select ----
 
 TEST(Conformance, PollMixedReadyAndNotReady) {
