@@ -3,7 +3,7 @@
 // Owns: translating each call's descriptor set into a readiness wait (readiness.hpp) on a fiber.
 // The kernel call itself is always made with a zero timeout, so its results, revents bits,
 // POLLNVAL/EBADF/EINVAL behaviour and fd_set rewriting are libc's own; between checks the fiber
-// parks on a private epoll of the same descriptors until one may be ready or the timeout passes —
+// parks on a readiness set of the same descriptors until one may be ready or the timeout passes —
 // or, for a single managed socket/FIFO polled in one direction, on that descriptor's own
 // poll_descriptor, which costs no more than a blocking read's wait.
 // Off a fiber, and for zero timeouts, the call is libc's. ppoll/pselect's signal mask is applied
@@ -19,7 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
+#include <fiber/detail/sanitizers.hpp>  // WEFT_TSAN
 #include <fiber/detail/park.hpp>
 #include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
@@ -98,7 +98,7 @@ enum class one_wait { not_applicable, done, torn_down };
 
 // The common case — one socket or FIFO the hooks manage, one direction (a client library waiting
 // to read or to write) — waits on the descriptor's own poll_descriptor, as a blocking read would,
-// instead of building a private epoll. `not_applicable` (nothing done): other events, an unmanaged
+// instead of building a readiness set. `not_applicable` (nothing done): other events, an unmanaged
 // fd, or another fiber already waiting in that direction. `torn_down`: a close or dup2 of the fd
 // ended the wait; the caller looks again once it completed (the scope is left by then, so the
 // teardown's drain does not wait for us).
@@ -165,9 +165,9 @@ int do_select(int nfds, fd_set* r, fd_set* w, fd_set* x, clock::time_point deadl
   std::vector<interest> set;
   for (int fd = 0; fd < nfds; ++fd) {
     std::uint32_t ev = 0;
-    if (r && FD_ISSET(fd, &r0)) ev |= EPOLLIN;
-    if (w && FD_ISSET(fd, &w0)) ev |= EPOLLOUT;
-    if (x && FD_ISSET(fd, &x0)) ev |= EPOLLPRI;
+    if (r && FD_ISSET(fd, &r0)) ev |= POLLIN;
+    if (w && FD_ISSET(fd, &w0)) ev |= POLLOUT;
+    if (x && FD_ISSET(fd, &x0)) ev |= POLLPRI;
     if (ev) set.push_back({fd, ev});
   }
   return weft::hook::detail::wait_for_readiness(set.data(), set.size(), deadline, [&] {

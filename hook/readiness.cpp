@@ -1,23 +1,35 @@
-// readiness.cpp — the private-epoll wait behind poll/select/epoll_wait on fibers (readiness.hpp).
-#include <sys/epoll.h>
-#include <unistd.h>
+// readiness.cpp — the wait behind poll/select/epoll_wait on fibers (readiness.hpp), on net's
+// readiness_set.
+#include <poll.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <fiber/detail/context_switch.hpp>  // WEFT_TSAN
+#include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/sanitizers.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/blocking_io.hpp>
 #include <hook/fd_table.hpp>
-#include <hook/original.hpp>
 #include <hook/readiness.hpp>
-#include <net/detail/poll_descriptor.hpp>
+#include <net/detail/readiness_set.hpp>
+#include <new>
 
 namespace weft::hook::detail {
 
-using fiber::net::detail::poll_descriptor;
+using fiber::net::detail::readiness_set;
 
-readiness_set::readiness_set(const interest* set, std::size_t n) noexcept {
+namespace {
+std::uint32_t as_io_events(std::uint32_t poll_bits) noexcept {
+  using namespace fiber::detail;
+  std::uint32_t e = 0;
+  if (poll_bits & (POLLIN | POLLRDNORM | POLLRDBAND | POLLRDHUP)) e |= io_readable;
+  if (poll_bits & (POLLOUT | POLLWRNORM | POLLWRBAND)) e |= io_writable;
+  if (poll_bits & POLLPRI) e |= io_priority;
+  return e;
+}
+}  // namespace
+
+readiness_wait::readiness_wait(const interest* set, std::size_t n) noexcept {
 #ifdef WEFT_TSAN
   // ThreadSanitizer runs poll/select/epoll_wait inside a "blocking call" during which it stops
   // tracking atomics, so the lock-protected descriptor pool would look racy to it. Builds under
@@ -27,47 +39,33 @@ readiness_set::readiness_set(const interest* set, std::size_t n) noexcept {
   return;
 #endif
   internal_scope guard;  // nothing below may re-enter the hooks
-  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) return;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (set[i].fd < 0) continue;
-    epoll_event ev{};
-    ev.events = set[i].events;
-    ev.data.fd = set[i].fd;
-    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, set[i].fd, &ev) == 0) continue;
-    if (errno == EEXIST) {  // the same fd twice: wait for the union of its events
-      for (std::size_t j = 0; j < i; ++j)
-        if (set[j].fd == set[i].fd) ev.events |= set[j].events;
-      if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, set[i].fd, &ev) == 0) continue;
-    }
-    if (errno == EPERM || errno == EBADF) continue;  // always ready / invalid: `check` reports both
-    WEFT_ORIG(close)(epfd_);                         // ENOMEM, ENOSPC (watch limit), ELOOP: fall back
-    epfd_ = -1;
+  auto* rs = new (std::nothrow) readiness_set();
+  if (!rs) return;
+  if (!rs->usable()) {
+    delete rs;
     return;
   }
-  pd_ = poll_descriptor::create(epfd_, /*owns_fd=*/true);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (set[i].fd < 0) continue;
+    std::uint32_t events = as_io_events(set[i].events);
+    for (std::size_t j = 0; j < i; ++j)  // the same fd twice: wait for the union of its events
+      if (set[j].fd == set[i].fd) events |= as_io_events(set[j].events);
+    const auto ec = rs->watch(set[i].fd, events);
+    if (!ec) continue;
+    if (ec.value() == EPERM || ec.value() == EBADF) continue;  // always ready / invalid: `check` reports both
+    delete rs;                                                  // ENOMEM, ENOSPC (watch limit), ELOOP: fall back
+    return;
+  }
+  set_ = rs;
 }
 
-readiness_set::~readiness_set() {
-  if (pd_) {
-    static_cast<poll_descriptor*>(pd_)->release();  // deregisters and closes epfd_
-  } else if (epfd_ >= 0) {
-    WEFT_ORIG(close)(epfd_);
-  }
+readiness_wait::~readiness_wait() {
+  internal_scope guard;
+  delete static_cast<readiness_set*>(set_);
 }
 
-wait_outcome readiness_set::wait(fiber::detail::clock::time_point deadline) noexcept {
-  auto* pd = static_cast<poll_descriptor*>(pd_);
-  // Drain: members that are not ready leave the ready list (so their next readiness is a new edge).
-  // Anything still ready means a race with `check`: look again, after letting others run.
-  epoll_event drained[16];
-  if (::epoll_wait(epfd_, drained, 16, 0) > 0) {
-    fiber::this_fiber::yield();
-    return {};
-  }
-  if (!pd->begin_op()) return {false, EBADF};
-  auto ec = pd->wait(fiber::net::detail::io_kind::read, deadline);
-  pd->end_op();
+wait_outcome readiness_wait::wait(fiber::detail::clock::time_point deadline) noexcept {
+  auto ec = static_cast<readiness_set*>(set_)->wait(deadline);
   if (!ec) return {};
   if (ec == std::errc::timed_out) return {true, 0};
   return {false, errno_for_wait(ec)};

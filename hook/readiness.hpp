@@ -1,23 +1,17 @@
 // readiness.hpp — parking a fiber until any of a set of descriptors may be ready (poll, select and
 // epoll_wait on fibers).
 //
-// Owns: one wait. The set is copied into a private, level-triggered epoll instance created for the
-// call; that instance is itself a descriptor, registered with the worker's reactor through a
-// poll_descriptor, so the fiber parks until the kernel reports readiness on any member, the deadline
-// passes or its stop token fires — no polling, no extra latency. The caller's own zero-timeout
-// syscall (`check`) always decides the result, so revents bits, POLLNVAL, fd_set rewriting and error
-// codes are exactly libc's; the private epoll only says when to check again.
-//
-// Invariants: before every re-check the private epoll is drained (a zero-timeout epoll_wait), so a
-// member that became not-ready again (another fiber consumed the data) leaves its ready list and its
-// next readiness raises a fresh edge on the reactor; a wake-up is never lost. Members epoll refuses
-// (regular files: always ready, which `check` already reported) are skipped. If the private epoll
-// cannot be built (EMFILE, ENOMEM, watch limit) the wait falls back to re-checking on the worker's
-// timer with a 1–10 ms back-off; builds instrumented with ThreadSanitizer always do (it ignores
-// synchronization inside its poll/epoll_wait interceptors). Private epolls are closed before returning.
+// Owns: one wait, on net's readiness_set (net/detail/readiness_set.hpp): the set's members are
+// watched level-triggered in a private descriptor set that is itself registered with the worker's
+// poller, so the fiber parks until the kernel reports readiness on any member, the deadline passes
+// or its stop token fires — no polling, no extra latency. The caller's own zero-timeout syscall
+// (`check`) always decides the result, so revents bits, POLLNVAL, fd_set rewriting and error codes
+// are exactly libc's; the set only says when to check again. Members the set refuses (regular
+// files: always ready, which `check` already reported) are skipped. If the set cannot be built
+// (EMFILE, ENOMEM, watch limit) the wait falls back to re-checking on the worker's timer with a
+// 1–10 ms back-off; builds instrumented with ThreadSanitizer always do (it ignores synchronization
+// inside its poll/epoll_wait interceptors).
 #pragma once
-
-#include <sys/epoll.h>
 
 #include <chrono>
 #include <cstdint>
@@ -28,7 +22,7 @@ namespace weft::hook::detail {
 
 struct interest {
   int fd;
-  std::uint32_t events;  // EPOLLIN/EPOLLOUT/EPOLLPRI/... (poll's bits have the same values)
+  std::uint32_t events;  // poll(2) bits (POLLIN/POLLOUT/POLLPRI/...; epoll's EPOLL* share the values)
 };
 
 // Result of waiting: ready (check again), timed out, or an errno to report (EINTR on a stop request).
@@ -37,20 +31,18 @@ struct wait_outcome {
   int error = 0;
 };
 
-// A private epoll over `set` (n entries; duplicate fds merged); fd() < 0 if it could not be built.
-class readiness_set {
+// Parks until a member of `set` may be ready or `deadline` (one wait of wait_for_readiness).
+class readiness_wait {
  public:
-  readiness_set(const interest* set, std::size_t n) noexcept;
-  ~readiness_set();
-  readiness_set(const readiness_set&) = delete;
-  readiness_set& operator=(const readiness_set&) = delete;
-  bool usable() const noexcept { return pd_ != nullptr; }
-  // Parks until a member may be ready or `deadline`. Drains the private epoll first.
+  readiness_wait(const interest* set, std::size_t n) noexcept;
+  ~readiness_wait();
+  readiness_wait(const readiness_wait&) = delete;
+  readiness_wait& operator=(const readiness_wait&) = delete;
+  bool usable() const noexcept { return set_ != nullptr; }
   wait_outcome wait(fiber::detail::clock::time_point deadline) noexcept;
 
  private:
-  int epfd_ = -1;
-  void* pd_ = nullptr;  // fiber::net::detail::poll_descriptor owning epfd_
+  void* set_ = nullptr;  // fiber::net::detail::readiness_set
 };
 
 // Sleeps on the worker's timer (1 ms doubling to 10 ms, capped by the deadline): the fallback.
@@ -65,7 +57,7 @@ int wait_for_readiness(const interest* set, std::size_t n, fiber::detail::clock:
   int r = check();
   if (r != 0 || fiber::detail::clock::now() >= deadline) return r;
   note_blocking_call("poll/select/epoll_wait");
-  readiness_set rs(set, n);
+  readiness_wait rs(set, n);
   auto backoff = std::chrono::nanoseconds(std::chrono::milliseconds(1));
   for (;;) {
     auto out = rs.usable() ? rs.wait(deadline) : backoff_wait(deadline, backoff);
