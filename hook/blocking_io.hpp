@@ -21,6 +21,7 @@
 #include <fiber/detail/park.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/lock_check.hpp>
+#include <net/detail/operation.hpp>
 
 namespace weft::hook::detail {
 
@@ -117,6 +118,11 @@ class op_scope {
   int err_ = 0;
 };
 
+// The lock detector's look before a blocking read or write parks its fiber.
+inline void note_park(io_kind kind) noexcept {
+  note_blocking_call(kind == io_kind::read ? "a blocking read" : "a blocking write");
+}
+
 // `op(done)` performs one non-blocking attempt starting `done` bytes in; returns >= 0 or -1/errno.
 template <class Op>
 ssize_t run_blocking(int fd, io_kind kind, mode m, size_t total, Op&& op) {
@@ -133,24 +139,37 @@ ssize_t run_blocking(int fd, io_kind kind, mode m, size_t total, Op&& op) {
       errno = scope.error();
       return -1;
     }
+    // Each attempt goes through net's one operation loop (net/detail/operation.hpp), which waits
+    // on EAGAIN; this loop only adds the partial-progress accounting of blocking writes.
+    struct attempt_state {
+      Op* op;
+      size_t done;
+    } state{&op, 0};
+    const fiber::net::detail::operation oper{
+        .kind = fiber::net::detail::op_kind::custom,
+        .attempt = [](int, void* ctx) noexcept -> long {
+          auto* s = static_cast<attempt_state*>(ctx);
+          return static_cast<long>((*s->op)(s->done));
+        },
+        .ctx = &state,
+        .custom_direction = kind};
     for (;;) {
-      ssize_t r = op(done);
+      std::error_code ec;
+      fiber::net::detail::failure why;
+      const ssize_t r = fiber::net::detail::perform(*scope.pd(), oper, deadline, ec, note_park, &why);
+      if (ec) {
+        err = why == fiber::net::detail::failure::wait ? errno_for_wait(ec) : ec.value();
+        break;
+      }
       if (r > 0 || (r == 0 && total != 0 && m != mode::all_until_eof)) {
         if (m == mode::once) return r;
         done += static_cast<size_t>(r);
+        state.done = done;
         if (done >= total) break;
         if (r == 0) break;  // mode::all on a stream that accepted nothing: report progress
         continue;
       }
-      if (r == 0) break;  // EOF (or a zero-length request)
-      err = errno;
-      if (err != EAGAIN && err != EWOULDBLOCK) break;
-      err = 0;
-      note_blocking_call(kind == io_kind::read ? "a blocking read" : "a blocking write");
-      if (auto ec = scope.pd()->wait(kind, deadline)) {
-        err = errno_for_wait(ec);
-        break;
-      }
+      break;  // EOF (or a zero-length request)
     }
   }
   if (done > 0 || err == 0) return static_cast<ssize_t>(done);

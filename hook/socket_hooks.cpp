@@ -222,24 +222,15 @@ int do_connect(int fd, const sockaddr* addr, socklen_t len) {
     r = orig(fd, addr, len);
   }
   if (r == 0 || errno != EINPROGRESS) return r;
-  wh::note_blocking_call("connect");
-  for (;;) {
-    if (auto ec = scope.pd()->wait(io_kind::write, deadline)) {
-      int err = wh::errno_for_wait(ec);
-      errno = err == EAGAIN ? EINPROGRESS : err;  // Linux: a blocking connect timed out by SO_SNDTIMEO
-      return -1;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    if (WEFT_ORIG(poll)(&p, 1, 0) == 0) continue;  // spurious wake-up: still connecting
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if (WEFT_ORIG(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) return -1;
-    if (soerr != 0) {
-      errno = soerr;
-      return -1;
-    }
-    return 0;
-  }
+  // The same completion wait as net's connect (net/detail/operation.hpp).
+  fiber::net::detail::failure why;
+  const auto ec = fiber::net::detail::finish_connect(
+      *scope.pd(), addr, len, deadline, /*connect_again=*/false,
+      [](io_kind) noexcept { wh::note_blocking_call("connect"); }, &why);
+  if (!ec) return 0;
+  const int err = why == fiber::net::detail::failure::wait ? wh::errno_for_wait(ec) : ec.value();
+  errno = err == EAGAIN ? EINPROGRESS : err;  // Linux: a blocking connect timed out by SO_SNDTIMEO
+  return -1;
 }
 
 int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {

@@ -6,8 +6,7 @@
 
 #include <algorithm>
 #include <climits>
-#include <fiber/detail/os/socket_ops.hpp>
-#include <net/detail/io_loop.hpp>
+#include <net/detail/operation.hpp>
 #include <net/detail/poll_descriptor.hpp>
 #include <net/socket.hpp>
 
@@ -108,8 +107,8 @@ std::size_t stream_socket::read_some(mutable_buffer buf, std::error_code& ec, de
     ec.clear();
     return 0;
   }
-  long r = detail::run_io(pd(), detail::io_kind::read, d.when(), ec,
-                          [&](int fd) { return ::recv(fd, buf.data(), buf.size(), 0); });
+  const long r = detail::perform_on(pd(), {.kind = detail::op_kind::recv, .buf = buf.data(), .len = buf.size()},
+                                    d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -141,10 +140,9 @@ std::size_t stream_socket::write_some(const_buffer buf, std::error_code& ec, dea
     ec.clear();
     return 0;
   }
-  // No SIGPIPE: a write to a reset connection reports EPIPE instead (os/socket_ops.hpp).
-  long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec, [&](int fd) {
-    return ::send(fd, buf.data(), buf.size(), fiber::detail::no_sigpipe_send_flag);
-  });
+  // No SIGPIPE (operation.hpp): a write to a reset connection reports EPIPE instead.
+  const long r = detail::perform_on(
+      pd(), {.kind = detail::op_kind::send, .buf = const_cast<void*>(buf.data()), .len = buf.size()}, d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -182,8 +180,10 @@ std::size_t stream_socket::readv(std::span<const mutable_buffer> bufs, std::erro
     ec.clear();
     return 0;
   }
-  long r = detail::run_io(pd(), detail::io_kind::read, d.when(), ec,
-                          [&](int fd) { return ::readv(fd, iov, static_cast<int>(n)); });
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+  const long r = detail::perform_on(pd(), {.kind = detail::op_kind::recvmsg, .msg = &msg}, d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -210,8 +210,7 @@ std::size_t stream_socket::writev(std::span<const const_buffer> bufs, std::error
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
-    long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
-                            [&](int fd) { return ::sendmsg(fd, &msg, fiber::detail::no_sigpipe_send_flag); });
+    const long r = detail::perform_on(pd(), {.kind = detail::op_kind::sendmsg, .msg = &msg}, d.when(), ec);
     if (r < 0) return written;
     written += static_cast<std::size_t>(r);
     skip += static_cast<std::size_t>(r);
@@ -241,76 +240,3 @@ void stream_socket::shutdown(shutdown_mode how) {
 }
 
 }  // namespace fiber::net
-
-// ---- helpers shared by tcp/unix (net/detail/io_loop.hpp)
-
-#include <poll.h>
-
-#include <fiber/this_fiber.hpp>
-
-namespace fiber::net::detail {
-
-std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsigned addrlen,
-                               fiber::detail::clock::time_point deadline) noexcept {
-  if (!pd || !pd->begin_op()) return std::make_error_code(std::errc::bad_file_descriptor);
-  std::error_code ec;
-  int fd = pd->fd();
-  int r = ::connect(fd, addr, static_cast<socklen_t>(addrlen));
-  if (r < 0 && errno != EINPROGRESS && errno != EINTR && errno != EAGAIN) {
-    ec = errno_code(errno);  // EAGAIN: Unix socket backlog full; wait for writability like EINPROGRESS
-  } else if (r < 0) {
-    for (;;) {
-      if ((ec = pd->wait(io_kind::write, deadline))) break;
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-      if (err == 0) err = pd->take_reported_error();  // the backend may have consumed SO_ERROR
-      if (err != 0) {
-        ec = errno_code(err);
-        break;
-      }
-      // Writable and no error means connected; a spurious wake-up leaves the socket unwritable.
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
-        sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) break;
-        if (errno != ENOTCONN) {
-          ec = errno_code(errno);
-          break;
-        }
-        // A Unix stream whose connect got EAGAIN must retry the connect itself.
-        if (addr->sa_family == AF_UNIX) {
-          if (::connect(fd, addr, static_cast<socklen_t>(addrlen)) == 0) break;
-          if (errno != EAGAIN && errno != EINPROGRESS && errno != EINTR) {
-            ec = errno_code(errno);
-            break;
-          }
-        }
-      }
-    }
-  }
-  pd->end_op();
-  return ec;
-}
-
-int accept_socket(poll_descriptor* pd, fiber::detail::clock::time_point deadline, std::error_code& ec) noexcept {
-  long r = run_io(pd, io_kind::read, deadline, ec, [](int fd) {
-    for (;;) {
-      int c = fiber::detail::accept_connection(fd);
-      if (c < 0 && (errno == ECONNABORTED || errno == EPROTO)) continue;  // that client gave up; next
-      return c;
-    }
-  });
-  if (r < 0 && (ec.value() == EMFILE || ec.value() == ENFILE || ec.value() == ENOBUFS || ec.value() == ENOMEM)) {
-    // Out of descriptors: the pending connection stays queued and the socket stays readable, so an
-    // immediate retry would fail again at once. Pause so that a retrying accept loop cannot spin.
-    try {
-      fiber::this_fiber::sleep_for(std::chrono::milliseconds(10));
-    } catch (...) {
-    }
-  }
-  return static_cast<int>(r);
-}
-
-}  // namespace fiber::net::detail

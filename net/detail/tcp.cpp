@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <net/detail/io_loop.hpp>
+#include <net/detail/operation.hpp>
 #include <net/detail/poll_descriptor.hpp>
 #include <net/detail/socket_factory.hpp>
 #include <net/resolve.hpp>

@@ -2,7 +2,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <net/detail/io_loop.hpp>
+#include <net/detail/operation.hpp>
 #include <net/detail/poll_descriptor.hpp>
 #include <net/detail/socket_factory.hpp>
 #include <net/udp.hpp>
@@ -59,9 +59,13 @@ void udp_socket::connect(const endpoint& peer) {
 }
 
 std::size_t udp_socket::send_to(const_buffer buf, const endpoint& to, std::error_code& ec, deadline d) noexcept {
-  long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec, [&](int fd) {
-    return ::sendto(fd, buf.data(), buf.size(), fiber::detail::no_sigpipe_send_flag, to.data(), to.size());
-  });
+  const long r = detail::perform_on(pd(),
+                                    {.kind = detail::op_kind::sendto,
+                                     .buf = const_cast<void*>(buf.data()),
+                                     .len = buf.size(),
+                                     .peer = to.data(),
+                                     .peerlen = static_cast<socklen_t>(to.size())},
+                                    d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -71,11 +75,14 @@ std::size_t udp_socket::send_to(const_buffer buf, const endpoint& to, deadline d
 
 std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, std::error_code& ec, deadline d) noexcept {
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  long r = detail::run_io(pd(), detail::io_kind::read, d.when(), ec, [&](int fd) {
-    len = sizeof ss;
-    return ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
-  });
+  socklen_t len = sizeof ss;
+  const long r = detail::perform_on(pd(),
+                                    {.kind = detail::op_kind::recvfrom,
+                                     .buf = buf.data(),
+                                     .len = buf.size(),
+                                     .addr = reinterpret_cast<sockaddr*>(&ss),
+                                     .addrlen = &len},
+                                    d.when(), ec);
   if (r < 0) return 0;
   if (auto e = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)) from = *e;
   return static_cast<std::size_t>(r);
@@ -86,8 +93,8 @@ std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, deadline d
 }
 
 std::size_t udp_socket::send(const_buffer buf, std::error_code& ec, deadline d) noexcept {
-  long r = detail::run_io(pd(), detail::io_kind::write, d.when(), ec,
-                          [&](int fd) { return ::send(fd, buf.data(), buf.size(), fiber::detail::no_sigpipe_send_flag); });
+  const long r = detail::perform_on(
+      pd(), {.kind = detail::op_kind::send, .buf = const_cast<void*>(buf.data()), .len = buf.size()}, d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -96,8 +103,8 @@ std::size_t udp_socket::send(const_buffer buf, deadline d) {
 }
 
 std::size_t udp_socket::recv(mutable_buffer buf, std::error_code& ec, deadline d) noexcept {
-  long r = detail::run_io(pd(), detail::io_kind::read, d.when(), ec,
-                          [&](int fd) { return ::recv(fd, buf.data(), buf.size(), 0); });
+  const long r = detail::perform_on(pd(), {.kind = detail::op_kind::recv, .buf = buf.data(), .len = buf.size()},
+                                    d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 

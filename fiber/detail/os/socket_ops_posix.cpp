@@ -5,8 +5,12 @@
 #include <fiber/detail/os/socket_ops.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include <cerrno>
 
@@ -61,6 +65,38 @@ int open_socket_pair(int family, int type, int protocol, int fds[2]) noexcept {
     return -1;
   }
   return 0;
+}
+
+int pending_socket_error(int fd) noexcept {
+  int err = 0;
+  socklen_t len = sizeof err;
+#if defined(__linux__)
+  const long r = ::syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, &err, &len);
+#else
+  const int r = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+#endif
+  return r < 0 ? errno : err;
+}
+
+bool writable_now(int fd) noexcept {
+  pollfd p{fd, POLLOUT, 0};
+#if defined(__linux__)
+  const timespec zero{0, 0};
+  const long r = ::syscall(SYS_ppoll, &p, 1, &zero, nullptr, 0);
+#else
+  const int r = ::poll(&p, 1, 0);
+#endif
+  return r == 1 && (p.revents & POLLOUT);
+}
+
+bool has_peer(int fd) noexcept {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+#if defined(__linux__)
+  return ::syscall(SYS_getpeername, fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0;
+#else
+  return ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0;
+#endif
 }
 
 int accept_connection(int listen_fd) noexcept {
