@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "half_speed_clock.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -246,17 +248,7 @@ TEST(StdTwins, SleepUntilTheEarliestTimeReturnsAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
-// A clock that runs at half the speed of steady_clock.
-struct half_speed_clock {
-  using rep = std::int64_t;
-  using period = std::nano;
-  using duration = std::chrono::nanoseconds;
-  using time_point = std::chrono::time_point<half_speed_clock>;
-  static constexpr bool is_steady = false;
-  static time_point now() noexcept {
-    return time_point(std::chrono::steady_clock::now().time_since_epoch() / 2);
-  }
-};
+using weft_test::half_speed_clock;
 
 TEST(StdTwins, SleepUntilOnASlowClockWaitsForThatClock) {
   fiber::spawn([] {

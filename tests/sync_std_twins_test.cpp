@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "half_speed_clock.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -29,16 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A clock that runs at half the speed of steady_clock: a wait converted to steady_clock once, at
-// the call, would time out when only half the time has passed on this clock.
-struct half_speed_clock {
-  using rep = std::int64_t;
-  using period = std::nano;
-  using duration = std::chrono::nanoseconds;
-  using time_point = std::chrono::time_point<half_speed_clock>;
-  static constexpr bool is_steady = false;
-  static time_point now() noexcept { return time_point(std::chrono::steady_clock::now().time_since_epoch() / 2); }
-};
+using weft_test::half_speed_clock;
 
 constexpr auto slow_wait = 30ms;  // on half_speed_clock: 60 ms of real time
 

@@ -10,6 +10,7 @@
 // the other fibers do: also when the writer retries on EAGAIN or spins on write() on the closer's
 // only worker. Each case runs on 1 and 2 workers, with the closer a fiber of the same runtime or a
 // plain OS thread.
+#include <fiber/detail/sanitizers.hpp>  // WEFT_TSAN
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -39,13 +40,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_UNDER_TSAN 1
-#endif
-#endif
 
 fiber::runtime& two_workers() {
   static auto* rt = new fiber::runtime({.workers = 2});  // never destroyed, as one_worker()
@@ -74,7 +68,7 @@ enum class closer { fiber, os_thread };
 // happens-before TSan can see, so it reports the intended race. On one worker with a fiber closer,
 // fiber switches order the accesses: those cases run under TSan too.
 bool tsan_reports_intended_fd_race(closer c, int workers) {
-#ifdef WEFT_UNDER_TSAN
+#ifdef WEFT_TSAN
   return c != closer::fiber || workers != 1;
 #else
   (void)c;
@@ -234,7 +228,7 @@ class CloseWake : public testing::TestWithParam<wake_case> {};
 TEST_P(CloseWake, BlockedCallReturnsAndNextCallSeesTheNewState) {
   const auto p = GetParam();
   if (tsan_reports_intended_fd_race(p.c, p.workers)) GTEST_SKIP() << "an intended fd race in TSan's model";
-#ifdef WEFT_UNDER_TSAN
+#ifdef WEFT_TSAN
   // A fiber's poll parks inside TSan's own poll interceptor, where TSan stops tracking atomics
   // (hook/readiness.cpp): the scheduler's locks then look racy to it.
   if (p.k == kind::poll) GTEST_SKIP() << "poll parks inside TSan's poll interceptor";
@@ -317,7 +311,7 @@ INSTANTIATE_TEST_SUITE_P(Hook, CloseWake, testing::ValuesIn(all_cases()), case_n
 // The poll case above with dup2: a poll parked on the number goes on waiting on the socket dup2
 // put there (Linux rescans by number), and ends when that socket becomes readable.
 TEST(CloseWakePoll, Dup2LeavesAParkedPollWaitingOnTheNewSocket) {
-#ifdef WEFT_UNDER_TSAN
+#ifdef WEFT_TSAN
   GTEST_SKIP() << "an intended fd race in TSan's model (dup2 from the main thread)";
 #endif
   for (int workers : {1, 2}) {

@@ -2,6 +2,7 @@
 // each blocked in a hooked call (read, usleep, nanosleep, sleep-free poll, connect+accept) overlap,
 // so the total is near one wait instead of N. And the same calls made off any fiber (main, plain
 // threads) behave like libc's, including on descriptors a fiber has switched to non-blocking.
+#include <fiber/detail/sanitizers.hpp>  // WEFT_TSAN
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
@@ -281,16 +282,9 @@ TEST(HookOffFiber, DescriptorAdoptedByAFiberStillBlocksOnAThread) {
   EXPECT_EQ(close(sv[1]), 0);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_UNDER_TSAN 1
-#endif
-#endif
 
 TEST(HookOffFiber, CloseFromAThreadWakesAParkedFiber) {
-#ifdef WEFT_UNDER_TSAN
+#ifdef WEFT_TSAN
   // TSan's close() interceptor marks the fd written *before* our hook runs (and synchronises with the
   // parked reader), so it reports close-vs-blocked-read as a race here, as it does for plain threads.
   GTEST_SKIP() << "close racing a blocked reader is a race in TSan's fd model";
