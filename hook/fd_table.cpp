@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/fd_table.hpp>
@@ -112,6 +113,29 @@ internal_scope::internal_scope() noexcept { ++internal_depth; }
 internal_scope::~internal_scope() { --internal_depth; }
 
 fd_entry* chunk_at(int index) noexcept { return chunks[index].load(std::memory_order_acquire); }
+
+namespace {
+// In a child of fork() (fiber/detail/fork_support.hpp): the parent's fibers that were inside hooked
+// calls are gone, so their in-flight counts and direction locks are dropped, and a close or dup2
+// they were in the middle of is forgotten (the number is looked at afresh on its next use).
+void forget_parent_calls() noexcept {
+  for (auto& chunk : chunks) {
+    fd_entry* c = chunk.load(std::memory_order_relaxed);
+    if (!c) continue;
+    for (int i = 0; i < chunk_size; ++i) {
+      fd_entry& e = c[i];
+      e.ops.store(0, std::memory_order_relaxed);
+      new (&e.lock[0]) fiber::timed_mutex();
+      new (&e.lock[1]) fiber::timed_mutex();
+      const fd_state s = e.state.load(std::memory_order_relaxed);
+      if (torn_down(s) || s == fd_state::initializing) e.state.store(fd_state::unknown, std::memory_order_relaxed);
+    }
+  }
+}
+__attribute__((constructor)) void register_fd_table_fork_handler() {
+  fiber::detail::register_fork_handler({.layer = 2, .child = forget_parent_calls});
+}
+}  // namespace
 
 void link_description(fd_entry& from, fd_entry& to) noexcept {
   static std::atomic<std::uint32_t> next_id{1};

@@ -36,6 +36,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <fiber/detail/fork_support.hpp>
 #include <hook/blocking_io.hpp>
 #include <hook/lock_check.hpp>
 #include <hook/original.hpp>
@@ -86,6 +87,14 @@ class copy_source {
 
 // Serialises dup2/dup3 (see the header comment). Constant-initialised: usable before main.
 constinit fiber::mutex replace_lock;
+
+// fork (fiber/detail/fork_support.hpp): held across fork(), so no child inherits it mid-dup2.
+void replace_lock_prepare() noexcept { replace_lock.lock(); }
+void replace_lock_release() noexcept { replace_lock.unlock(); }
+__attribute__((constructor)) void register_replace_lock_fork_handler() {
+  fiber::detail::register_fork_handler(
+      {.layer = 2, .prepare = replace_lock_prepare, .parent = replace_lock_release, .child = replace_lock_release});
+}
 
 // `to` now names the same open file description as `src` (the held source's entry; null if the
 // hooks do not manage it).

@@ -4,6 +4,7 @@
 // job is queued until the offload thread unparks it after the job returns, so the job's state may
 // live on the fiber's stack.
 #include <fiber/blocking.hpp>
+#include <fiber/detail/fork_support.hpp>
 
 #include <condition_variable>
 #include <cstdlib>
@@ -61,6 +62,8 @@ class offload_pool {
     }
   }
 
+  friend void fork_prepare() noexcept;
+  friend void fork_parent() noexcept;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<job> queue_;
@@ -68,9 +71,22 @@ class offload_pool {
   unsigned idle_ = 0;
 };
 
+offload_pool* the_pool = nullptr;
+
+// fork (fork_support.hpp): the queue's lock is held across fork(); the child starts a new, empty
+// pool (its threads and the parent's queued jobs are not in the child).
+void fork_prepare() noexcept { the_pool->mu_.lock(); }
+void fork_parent() noexcept { the_pool->mu_.unlock(); }
+void fork_child() noexcept { the_pool = new offload_pool(); }  // the old one is forgotten
+
 offload_pool& pool() {
-  static auto* p = new offload_pool();  // never destroyed: offload threads may outlive main
-  return *p;
+  static const bool made = [] {
+    the_pool = new offload_pool();  // never destroyed: offload threads may outlive main
+    register_fork_handler({.layer = 0, .prepare = fork_prepare, .parent = fork_parent, .child = fork_child});
+    return true;
+  }();
+  (void)made;
+  return *the_pool;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // fiber_control.cpp — spawning, finishing, joining and releasing fibers.
 #include <fiber/detail/fiber_control.hpp>
 
+#include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/runtime_core.hpp>
 #include <fiber/detail/stack_pool.hpp>
 #include <fiber/detail/worker.hpp>
@@ -123,6 +124,7 @@ void launch(fiber_control* f, const fiber_block& b, std::string&& name, on_uncau
   f->word.store((f->id << 24) << 3, std::memory_order_relaxed);
   f->name = std::move(name);
   f->uncaught = policy;
+  f->epoch = fork_epoch();
   char* usable_lo = b.slot->base + page_size();
   auto block = reinterpret_cast<std::uintptr_t>(f);
   std::size_t usable = (block & ~std::uintptr_t{15}) - reinterpret_cast<std::uintptr_t>(usable_lo);

@@ -97,6 +97,7 @@ struct fiber_control : parker {
   std::size_t stack_size = 0;     // usable bytes, for diagnostics
   fiber_state state = fiber_state::created;
   std::atomic<int> refs{2};
+  std::uint32_t epoch = 0;  // fork_epoch() when it was spawned: a parent's fiber never runs in a child
   on_uncaught uncaught = on_uncaught::report_to_joiner;
   std::string name;
 

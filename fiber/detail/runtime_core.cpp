@@ -2,13 +2,16 @@
 
 #include <fiber/detail/context_switch.hpp>
 
+#include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/os/cpu.hpp>
 #include <fiber/detail/os/poller.hpp>
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <cstring>
 #include <string>
 
@@ -44,6 +47,39 @@ std::size_t runtime_core::slot_size_for(std::size_t stack_size) const noexcept {
 }
 
 namespace {
+
+// Every live runtime, for the fork handler. The mutex is held across fork() (prepare -> parent/child).
+std::mutex live_mu;
+std::vector<runtime_core*>& live_runtimes() {
+  static auto* v = new std::vector<runtime_core*>();  // never destroyed: fork may come late
+  return *v;
+}
+
+void fork_prepare() noexcept {
+  live_mu.lock();
+  stack_pool::lock_all();
+}
+void fork_parent() noexcept {
+  stack_pool::unlock_all();
+  live_mu.unlock();
+}
+void fork_child() noexcept {
+  stack_pool::unlock_all();
+  live_mu.unlock();
+  for (runtime_core* rt : live_runtimes()) rt->rebuild_after_fork();
+}
+
+void register_live(runtime_core* rt) {
+  register_fork_handler({.layer = 0, .prepare = fork_prepare, .parent = fork_parent, .child = fork_child});
+  std::lock_guard lk(live_mu);
+  live_runtimes().push_back(rt);
+}
+
+void unregister_live(runtime_core* rt) {
+  std::lock_guard lk(live_mu);
+  auto& v = live_runtimes();
+  v.erase(std::remove(v.begin(), v.end(), rt), v.end());
+}
 
 // WEFT_IO_BACKEND wins over the option; an unknown name is reported and ignored.
 fiber::io_backend requested_backend(fiber::io_backend option) {
@@ -103,10 +139,34 @@ runtime_core::runtime_core(const runtime_options& options) {
   }
   unsigned watch_ms = options.watchdog_ms;
   if (const char* env = std::getenv("WEFT_WATCHDOG_MS"); watch_ms == 0 && env) watch_ms = static_cast<unsigned>(std::atoi(env));
+  watchdog_ms_ = watch_ms;
   if (watch_ms > 0) watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watch_ms));
+  register_live(this);
+}
+
+void runtime_core::rebuild_after_fork() {
+  idle_workers.store(0, std::memory_order_relaxed);
+  spinning_workers.store(0, std::memory_order_relaxed);
+  remote_wakes_in_flight.store(0, std::memory_order_relaxed);
+  worker* me = worker::current();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    worker* w = workers_[i].get();
+    const bool survives = w == me;  // this thread is the one that called fork()
+    w->reset_after_fork(survives ? w->running() : nullptr);
+    if (survives) continue;
+    // The parent's thread does not exist here: its std::thread object is overwritten, not destroyed
+    // (joining or detaching a thread of another process is undefined).
+    const int cpu = w->pin_cpu();
+    new (&threads_[i]) std::thread([this, i, cpu] { workers_[i]->thread_main(cpu); });
+  }
+  if (watchdog_) {
+    (void)watchdog_.release();  // its thread is gone too
+    watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watchdog_ms_));
+  }
 }
 
 runtime_core::~runtime_core() {
+  unregister_live(this);
   watchdog_.reset();
   runtime_core* self = this;
   installed_default.compare_exchange_strong(self, nullptr);

@@ -46,6 +46,9 @@ class runtime_core {
   static std::atomic<runtime_core*> installed_default;
 
   fiber::io_backend backend() const noexcept { return backend_; }
+  // In a child of fork() (fork_support.hpp): new threads for the workers that did not survive, fresh
+  // pollers and queues everywhere; the fiber that called fork, if it ran here, keeps running.
+  void rebuild_after_fork();
   runtime* owner = nullptr;  // the fiber::runtime object that owns this core (set once)
 
  private:
@@ -56,6 +59,7 @@ class runtime_core {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned> next_target_{0};
+  unsigned watchdog_ms_ = 0;
   std::unique_ptr<watchdog> watchdog_;  // declared last: stopped before the workers go
 };
 

@@ -25,13 +25,32 @@ bool stack_pool::guard_regions_supported() noexcept { return stack_guard_regions
 
 stack_pool::stack_pool(std::size_t slot_size) : slot_size_(slot_size) {}
 
+namespace {
+std::mutex& pools_mu() {
+  static auto* mu = new std::mutex();  // never destroyed: fibers may outlive statics
+  return *mu;
+}
+std::map<std::size_t, stack_pool*>& pools() {
+  static auto* p = new std::map<std::size_t, stack_pool*>();
+  return *p;
+}
+}  // namespace
+
 stack_pool& stack_pool::for_size(std::size_t slot_size) {
-  static std::mutex mu;
-  static auto* pools = new std::map<std::size_t, stack_pool*>();  // never destroyed: fibers may outlive statics
-  std::lock_guard lk(mu);
-  auto& p = (*pools)[slot_size];
+  std::lock_guard lk(pools_mu());
+  auto& p = pools()[slot_size];
   if (!p) p = new stack_pool(slot_size);
   return *p;
+}
+
+void stack_pool::lock_all() noexcept {
+  pools_mu().lock();
+  for (auto& [size, pool] : pools()) pool->mu_.lock();
+}
+
+void stack_pool::unlock_all() noexcept {
+  for (auto& [size, pool] : pools()) pool->mu_.unlock();
+  pools_mu().unlock();
 }
 
 void stack_pool::carve_arena() {

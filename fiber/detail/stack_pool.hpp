@@ -51,6 +51,9 @@ class stack_pool {
   void take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t max);
 
   static stack_pool& for_size(std::size_t slot_size);  // one shared pool per slot size
+  // Around fork() (fork_support.hpp): every pool's lock, so no pool is copied mid-update.
+  static void lock_all() noexcept;
+  static void unlock_all() noexcept;
   static bool guard_regions_supported() noexcept;
 
   std::uintptr_t take_entry();  // a free entry (base | guarded bit), carving a new arena if needed

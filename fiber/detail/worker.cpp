@@ -1,6 +1,7 @@
 #include <fiber/detail/worker.hpp>
 
 #include <fiber/detail/assert.hpp>
+#include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/overflow_guard.hpp>
 #include <fiber/detail/runtime_core.hpp>
 
@@ -151,6 +152,7 @@ worker::~worker() {
 
 void worker::thread_main(int pin_cpu) {
   tls_current = this;
+  pin_cpu_ = pin_cpu;
   if (pin_cpu >= 0) pin_current_thread(pin_cpu);
   char name[16];
   std::snprintf(name, sizeof name, "weft-w%u", index_);
@@ -291,6 +293,7 @@ void worker::finish(fiber_control* f) noexcept {
 
 void worker::make_ready(fiber_control* f) noexcept {
   WEFT_ASSERT(f->home == this, "a started fiber is made ready only on its home worker");
+  if (f->epoch != fork_epoch()) return;  // a fiber of the parent process: it does not exist here
   if (tls_current == this) {
     f->state = fiber_state::ready;
     local_.push_back(f);
@@ -302,6 +305,26 @@ void worker::make_ready(fiber_control* f) noexcept {
   inbox_.push(f);
   wake_if_sleeping();
   rt_.remote_wakes_in_flight.fetch_sub(1, std::memory_order_release);
+}
+
+void worker::reset_after_fork(fiber_control* survivor) {
+  // Placement-new over the queues: a lock or link left mid-operation by a thread that does not
+  // exist here must not survive. Their old contents (the parent's fibers) are simply forgotten.
+  new (&local_) fiber_fifo();
+  new (&inbox_) inbox();
+  new (&spawn_q_) spawn_queue();
+  new (&timers_) timer_heap();
+  started_ = nullptr;
+  current_ = survivor;
+  if (survivor) {
+    survivor->epoch = fork_epoch();
+    survivor->started_prev = survivor->started_next = nullptr;
+    started_ = survivor;
+  }
+  on_cpu_->store(survivor, std::memory_order_relaxed);
+  poller* old = poller_;
+  old->abandon_after_fork();
+  poller_ = make_poller(old->backend()).release();  // the old object stays valid (descriptors may name it)
 }
 
 void worker::push_spawned(fiber_control* f) noexcept {

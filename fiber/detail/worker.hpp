@@ -115,6 +115,12 @@ class worker {
   [[noreturn]] void exit_current();  // the fiber's last act
   void after_switch(bctx::fcontext_t from) noexcept;
 
+  // --- fork (fiber/detail/fork_support.hpp), in the child, single-threaded ---
+  // Forgets every fiber of the parent except `survivor` (the fiber that called fork(), when it ran
+  // on this worker), and replaces the poller with a fresh one of the same backend.
+  void reset_after_fork(fiber_control* survivor);
+  int pin_cpu() const noexcept { return pin_cpu_; }
+
   // --- any thread ---
   void make_ready(fiber_control* f) noexcept;  // a started fiber whose home is this worker
   void push_spawned(fiber_control* f) noexcept;
@@ -177,7 +183,8 @@ class worker {
   spawn_queue spawn_q_;
   // Never freed: a socket registered here may be closed after the runtime is gone, and its
   // removal must find a live (shut down) poller. ~worker() only shuts it down.
-  poller* const poller_;
+  poller* poller_;
+  int pin_cpu_ = -1;  // the CPU thread_main pinned this worker to (-1: none)
 };
 
 }  // namespace fiber::detail

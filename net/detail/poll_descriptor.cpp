@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/worker.hpp>
 #include <mutex>
+#include <vector>
 #include <net/detail/poll_descriptor.hpp>
 
 namespace fiber::net::detail {
@@ -16,9 +18,11 @@ using fiber::detail::clock;
 // Type-stable storage: descriptors are allocated in blocks and recycled through a free list, never
 // deleted (see the header: stale reactor events may still name a recycled descriptor).
 struct descriptor_pool {
+  static constexpr int block = 64;
   fiber::detail::spinlock lock;
   poll_descriptor* free_head = nullptr;
   poll_descriptor* free_tail = nullptr;
+  std::vector<poll_descriptor*> blocks;  // under lock; walked by the fork handler
 
   poll_descriptor* get() {
     {
@@ -30,9 +34,9 @@ struct descriptor_pool {
         return d;
       }
     }
-    constexpr int block = 64;
     auto* arr = new poll_descriptor[block];  // never freed: type-stable memory
     std::lock_guard g(lock);
+    blocks.push_back(arr);
     for (int i = 1; i < block; ++i) put_locked(&arr[i]);
     return &arr[0];
   }
@@ -51,10 +55,41 @@ struct descriptor_pool {
   }
 };
 
-static descriptor_pool& pool() {
-  static auto* p = new descriptor_pool;  // leaked on purpose: sockets may close during static destruction
-  return *p;
+namespace {
+
+descriptor_pool* the_pool = nullptr;
+
+// fork (fiber/detail/fork_support.hpp): the pool's lock is held across fork(); in the child, the
+// operations the parent's fibers had in flight will never end, so their counts are dropped — a
+// close() in the child then really closes the descriptor.
+void fork_prepare() noexcept { the_pool->lock.lock(); }
+void fork_parent() noexcept { the_pool->lock.unlock(); }
+void fork_child() noexcept {
+  the_pool->lock.unlock();
+  for (poll_descriptor* arr : the_pool->blocks)
+    for (int i = 0; i < descriptor_pool::block; ++i) arr[i].forget_parent_operations();
 }
+
+descriptor_pool& pool() {
+  static const bool made = [] {
+    the_pool = new descriptor_pool;  // leaked on purpose: sockets may close during static destruction
+    fiber::detail::register_fork_handler(
+        {.layer = 1, .prepare = fork_prepare, .parent = fork_parent, .child = fork_child});
+    return true;
+  }();
+  (void)made;
+  return *the_pool;
+}
+
+}  // namespace
+
+void poll_descriptor::forget_parent_operations() noexcept {
+  auto v = state_.load(std::memory_order_relaxed);
+  if (v < op_unit) return;
+  state_.store(v & (op_unit - 1), std::memory_order_relaxed);
+  finish_if_idle();  // a close() the parent's fibers were holding up completes now
+}
+
 
 poll_descriptor* poll_descriptor::create(int fd, bool owns_fd) {
   poll_descriptor* d = pool().get();
@@ -154,24 +189,27 @@ void poll_descriptor::on_io_ready(std::uint32_t events, int error) noexcept {
 }
 
 std::error_code poll_descriptor::ensure_registered() noexcept {
-  if (poller_.load(std::memory_order_acquire)) return {};
-  auto* w = fiber::detail::worker::current();
-  if (!w) return std::make_error_code(std::errc::operation_not_supported);
-  int expected = 0;
-  if (registering_.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-    auto ec = w->io().add(fd_, this);
-    if (ec) {
-      registering_.store(0, std::memory_order_release);
+  const std::uint32_t epoch = fiber::detail::fork_epoch();
+  for (;;) {
+    int st = registering_.load(std::memory_order_acquire);
+    // Registered in this process. (After a fork the registration is the parent's: register again.)
+    if (st == 2 && registered_epoch_.load(std::memory_order_acquire) == epoch) return {};
+    if (st == 1) {  // another fiber is registering it right now (a few instructions and one syscall)
+      fiber::detail::cpu_relax();
+      continue;
+    }
+    auto* w = fiber::detail::worker::current();
+    if (!w) return std::make_error_code(std::errc::operation_not_supported);
+    if (!registering_.compare_exchange_strong(st, 1, std::memory_order_acq_rel)) continue;
+    if (auto ec = w->io().add(fd_, this)) {
+      registering_.store(st, std::memory_order_release);
       return ec;
     }
     poller_.store(&w->io(), std::memory_order_release);
+    registered_epoch_.store(epoch, std::memory_order_release);
     registering_.store(2, std::memory_order_release);
     return {};
   }
-  // Another fiber is registering it right now (a few instructions plus one epoll_ctl).
-  while (registering_.load(std::memory_order_acquire) == 1) fiber::detail::cpu_relax();
-  if (poller_.load(std::memory_order_acquire)) return {};
-  return ensure_registered();
 }
 
 std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) noexcept {

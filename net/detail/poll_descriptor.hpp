@@ -61,6 +61,8 @@ class poll_descriptor final : public fiber::detail::io_handler {
   void release() noexcept;
 
   void on_io_ready(std::uint32_t events, int error) noexcept override;
+  // In a child of fork(): operations in flight belonged to the parent's fibers, which are not here.
+  void forget_parent_operations() noexcept;
   // The socket error a backend reported with an event (0 if none), cleared by the read: for
   // connect(), whose SO_ERROR a backend may have consumed while fetching the event.
   int take_reported_error() noexcept { return reported_error_.exchange(0, std::memory_order_acq_rel); }
@@ -95,6 +97,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
   std::atomic<fiber::detail::poller*> poller_{nullptr};  // where fd_ is registered, or null
   std::atomic<int> registering_{0};                      // 0 no, 1 in progress, 2 done
   std::atomic<int> reported_error_{0};                   // see take_reported_error()
+  std::atomic<std::uint32_t> registered_epoch_{0};       // fork epoch of the registration
   slot slots_[2];
   poll_descriptor* next_free_ = nullptr;  // pool link, under the pool lock
 };

@@ -11,6 +11,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +237,41 @@ TEST(HookOverlap, ClientsAndServerShareOneWorker) {
     close(l);
   });
   EXPECT_EQ(echoed.load(), N);
+}
+
+// waitpid/wait on a fiber park it: a sibling on the same single worker keeps ticking while a child
+// process runs, and the status is the child's. waitpid(pid) waits on a pidfd, wait() polls.
+TEST(HookOverlap, WaitingForAChildParksOnlyTheFiber) {
+#ifdef WEFT_TSAN
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multithreaded fork";
+#endif
+  auto& rt = one_worker();
+  for (bool any_child : {false, true}) {
+    SCOPED_TRACE(any_child ? "wait()" : "waitpid(pid)");
+    std::atomic<bool> waiting{true};
+    std::atomic<int> ticks{0};
+    auto ticker = rt.spawn([&] {
+      while (waiting) {
+        ++ticks;
+        usleep(1000);  // hooked: parks
+      }
+    });
+    const int status = rt.run([&] {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        struct timespec t{0, 200'000'000};
+        syscall(SYS_nanosleep, &t, nullptr);
+        _exit(any_child ? 4 : 3);
+      }
+      int st = -1;
+      const pid_t got = any_child ? wait(&st) : waitpid(pid, &st, 0);
+      waiting = false;
+      return got == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    });
+    ticker.join();
+    EXPECT_EQ(status, any_child ? 4 : 3);
+    EXPECT_GE(ticks.load(), 40) << "the worker was blocked while its fiber waited for the child";
+  }
 }
 
 TEST(HookOffFiber, MainThreadCallsAreLibcs) {

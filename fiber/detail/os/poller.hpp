@@ -23,6 +23,9 @@
 //                    Wake-ups are coalesced (many wake() may end one wait()).
 //   shut_down()      Releases the kernel objects; later add() fails with EBADF and remove() is a
 //                    no-op (the object itself stays valid: descriptors may outlive their runtime).
+//   abandon_after_fork()  In a child of fork(): forgets the kernel objects without changing them —
+//                    they belong to the parent (epoll: close the child's copies of the descriptors,
+//                    never EPOLL_CTL_DEL; kqueue: the child never inherited them). Then as shut_down.
 // io_event bits are weft's own; each backend translates its native flags.
 //
 // Wake protocol (no lost wake-up, no needless syscall): a worker about to sleep sets `sleeping`
@@ -71,6 +74,7 @@ class poller {
   virtual int wait(std::int64_t timeout_ns) noexcept = 0;
   virtual void wake() noexcept = 0;
   virtual void shut_down() noexcept = 0;
+  virtual void abandon_after_fork() noexcept = 0;
 
   std::atomic<bool> sleeping{false};
   std::atomic<int> registered{0};  // descriptors registered, to skip polling when there are none

@@ -99,6 +99,8 @@ class epoll_poller final : public poller {
     if (int fd = wakefd_.exchange(-1); fd >= 0) ::close(fd);
     if (int fd = epfd_.exchange(-1); fd >= 0) ::close(fd);
   }
+  // Closing the child's copies leaves the parent's epoll instance and its registrations alone.
+  void abandon_after_fork() noexcept override { shut_down(); }
 
  private:
   std::atomic<int> epfd_{-1};

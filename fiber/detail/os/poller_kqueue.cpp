@@ -119,6 +119,9 @@ class kqueue_poller final : public poller {
   void shut_down() noexcept override {
     if (int fd = kq_.exchange(-1); fd >= 0) ::close(fd);
   }
+  // A child does not inherit kqueues (BSD); libkqueue frees its own in its fork handler. Closing the
+  // number here could close whatever took it since, so it is only forgotten.
+  void abandon_after_fork() noexcept override { kq_.store(-1); }
 
  private:
   bool remove_filters(int fd) noexcept {
