@@ -252,3 +252,24 @@ TEST(NetDns, BadNames) {
   EXPECT_TRUE(ec);
   EXPECT_EQ(net::make_error_code(net::dns_errc::not_found).message(), "host not found");
 }
+
+// Two fibers reading one socket at once both wait, and both get data: one edge wakes every waiter
+// of a direction, and each retries its read.
+TEST(NetMisc, TwoConcurrentReadersOfOneSocketBothWake) {
+  fiber::runtime rt({.workers = 1});
+  auto [a, b] = net::unix_stream::pair();
+  std::atomic<int> got{0};
+  auto reader = [&] {
+    char c;
+    if (b.read_some(net::mutable_buffer(&c, 1), 5s) == 1) ++got;
+  };
+  auto r1 = rt.spawn(reader);
+  auto r2 = rt.spawn(reader);
+  rt.run([&] {
+    fiber::this_fiber::sleep_for(10ms);  // both readers parked
+    a.write_all(net::const_buffer("xy", 2), 5s);
+  });
+  r1.join();
+  r2.join();
+  EXPECT_EQ(got.load(), 2);
+}

@@ -143,7 +143,7 @@ worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size, 
 }
 
 worker::~worker() {
-  poller_->shut_down();  // closes its descriptors; the object stays valid (see worker.hpp)
+  poller_.load()->shut_down();  // closes its descriptors; the object stays valid (see worker.hpp)
   std::lock_guard lk(debug_registry_mu);
   on_cpu_->store(nullptr, std::memory_order_relaxed);
   if (cpu_slot_ != holder::no_cpu) weft_debug_workers[cpu_slot_] = nullptr;
@@ -322,9 +322,20 @@ void worker::reset_after_fork(fiber_control* survivor) {
     started_ = survivor;
   }
   on_cpu_->store(survivor, std::memory_order_relaxed);
-  poller* old = poller_;
-  old->abandon_after_fork();
-  poller_ = make_poller(old->backend()).release();  // the old object stays valid (descriptors may name it)
+  poller_.load()->abandon_after_fork();
+  poller_renewal_due_.store(true, std::memory_order_relaxed);  // the owner makes a new one: io()
+}
+
+void worker::renew_poller() {
+  poller* old = poller_.load(std::memory_order_relaxed);
+  try {
+    poller_.store(make_poller(old->backend()).release(), std::memory_order_release);  // old stays valid
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "weft: cannot create the %s poller of worker %u after fork: %s\n", io_backend_name(old->backend()),
+                 index_, e.what());
+    std::abort();
+  }
+  poller_renewal_due_.store(false, std::memory_order_relaxed);
 }
 
 void worker::push_spawned(fiber_control* f) noexcept {
@@ -340,8 +351,9 @@ void worker::push_spawned(fiber_control* f) noexcept {
 }
 
 bool worker::wake_if_sleeping() noexcept {
-  if (poller_->sleeping.load(std::memory_order_seq_cst) && poller_->sleeping.exchange(false)) {
-    poller_->wake();
+  poller* p = poller_.load(std::memory_order_acquire);
+  if (p->sleeping.load(std::memory_order_seq_cst) && p->sleeping.exchange(false)) {
+    p->wake();
     return true;
   }
   return false;
@@ -364,7 +376,7 @@ void worker::serve_timers_and_io() {
   if (!timers_.empty()) timers_.fire_due(clock::now());
   // Poll I/O without blocking whenever the scheduler runs: at a bounded interval while run queues
   // never drain (fairness), and before looking elsewhere for work when they did.
-  if (poller_->registered.load(std::memory_order_relaxed) > 0) poller_->wait(0);
+  if (poller& p = io(); p.registered.load(std::memory_order_relaxed) > 0) p.wait(0);
 }
 
 fiber_control* worker::steal() {
@@ -409,7 +421,8 @@ void worker::idle() {
   // reply), and sleeping costs a syscall on both sides. An idle runtime still sleeps at once after.
   // A worker with sockets registered does not spin: their readiness only shows in epoll_wait, so
   // it waits there directly (queued work still wakes it through the eventfd).
-  const bool serves_io = poller_->registered.load(std::memory_order_relaxed) > 0;
+  poller& io_now = io();
+  const bool serves_io = io_now.registered.load(std::memory_order_relaxed) > 0;
   const auto spin_until = clock::now() + std::chrono::microseconds(serves_io ? 0 : 50);
   rt_.spinning_workers.fetch_add(1, std::memory_order_seq_cst);
   bool found = false;
@@ -421,7 +434,7 @@ void worker::idle() {
   } while (!found && clock::now() < spin_until);
   rt_.spinning_workers.fetch_sub(1, std::memory_order_seq_cst);
   if (found) return;
-  poller_->sleeping.store(true, std::memory_order_seq_cst);
+  io_now.sleeping.store(true, std::memory_order_seq_cst);
   rt_.idle_workers.fetch_add(1, std::memory_order_seq_cst);
   if (!has_work() && !rt_.stopping()) {
     std::int64_t timeout_ns = -1;
@@ -429,9 +442,9 @@ void worker::idle() {
       auto left = timers_.next_deadline() - clock::now();
       timeout_ns = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
     }
-    poller_->wait(timeout_ns);
+    io_now.wait(timeout_ns);
   }
-  poller_->sleeping.store(false, std::memory_order_seq_cst);
+  io_now.sleeping.store(false, std::memory_order_seq_cst);
   rt_.idle_workers.fetch_sub(1, std::memory_order_seq_cst);
   if (!timers_.empty()) timers_.fire_due(clock::now());
 }

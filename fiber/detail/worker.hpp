@@ -127,7 +127,13 @@ class worker {
   bool wake_if_sleeping() noexcept;  // true if it was asleep
 
   timer_heap& timers() noexcept { return timers_; }
-  poller& io() noexcept { return *poller_; }
+  // The worker's poller. On the owner thread, the first call after a fork makes the child's own
+  // (reset_after_fork cannot: it runs inside the atfork child handlers, before other libraries —
+  // libkqueue — have repaired their state).
+  poller& io() noexcept {
+    if (poller_renewal_due_.load(std::memory_order_relaxed) && tls_current == this) renew_poller();
+    return *poller_.load(std::memory_order_acquire);
+  }
   stack_cache& stacks() noexcept { return stacks_; }
   spawn_queue& spawned() noexcept { return spawn_q_; }
   // For the watchdog thread: switch counter and the fiber on the CPU (null when idle).
@@ -183,7 +189,9 @@ class worker {
   spawn_queue spawn_q_;
   // Never freed: a socket registered here may be closed after the runtime is gone, and its
   // removal must find a live (shut down) poller. ~worker() only shuts it down.
-  poller* poller_;
+  void renew_poller();
+  std::atomic<poller*> poller_;
+  std::atomic<bool> poller_renewal_due_{false};  // set in a fork child; cleared by the owner
   int pin_cpu_ = -1;  // the CPU thread_main pinned this worker to (-1: none)
 };
 

@@ -105,7 +105,7 @@ void poll_descriptor::reset(int fd, bool owns_fd) noexcept {
   reported_error_.store(0, std::memory_order_relaxed);
   for (auto& s : slots_) {
     std::lock_guard g(s.lock);  // a stale reactor event may be touching the slot right now
-    s.waiter = {};
+    s.waiters = fiber::detail::wait_list();
     s.ready = false;
   }
   state_.store(0, std::memory_order_release);
@@ -127,8 +127,8 @@ void poll_descriptor::end_op() noexcept {
 void poll_descriptor::close() noexcept {
   auto old = state_.fetch_or(closed_bit, std::memory_order_acq_rel);
   if (!(old & closed_bit)) {
-    wake(slots_[0]);
-    wake(slots_[1]);
+    wake(slots_[0], false);
+    wake(slots_[1], false);
   }
   finish_if_idle();
 }
@@ -160,32 +160,27 @@ void poll_descriptor::finish_if_idle() noexcept {
   }
 }
 
-void poll_descriptor::wake(slot& s) noexcept {
-  fiber::detail::park_token t;
-  {
-    std::lock_guard g(s.lock);
-    t = s.waiter;
-    s.waiter = {};
+// Wakes every waiter of the slot (each retries its syscall); with `ready`, also leaves the sticky
+// bit for a waiter that is between its EAGAIN and its park. Tokens are unparked one at a time
+// outside the lock; a waiter whose park already ended unlinks itself under the lock.
+void poll_descriptor::wake(slot& s, bool ready) noexcept {
+  s.lock.lock();
+  if (ready) s.ready = true;
+  while (fiber::detail::waiter* w = s.waiters.pop_front()) {
+    const fiber::detail::park_token t = w->token;  // w may vanish once the lock is released
+    s.lock.unlock();
+    fiber::detail::unpark(t);
+    s.lock.lock();
   }
-  if (t) fiber::detail::unpark(t);
+  s.lock.unlock();
 }
 
 void poll_descriptor::on_io_ready(std::uint32_t events, int error) noexcept {
   using namespace fiber::detail;
   if (error != 0) reported_error_.store(error, std::memory_order_release);
-  auto signal = [](slot& s) {
-    park_token t;
-    {
-      std::lock_guard g(s.lock);
-      s.ready = true;
-      t = s.waiter;
-      s.waiter = {};
-    }
-    if (t) unpark(t);
-  };
   // Errors and hang-ups wake both sides: the retried syscall reports what happened.
-  if (events & (io_readable | io_read_hangup | io_hangup | io_error)) signal(slots_[0]);
-  if (events & (io_writable | io_hangup | io_error)) signal(slots_[1]);
+  if (events & (io_readable | io_read_hangup | io_hangup | io_error)) wake(slots_[0], true);
+  if (events & (io_writable | io_hangup | io_error)) wake(slots_[1], true);
 }
 
 std::error_code poll_descriptor::ensure_registered() noexcept {
@@ -232,17 +227,22 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
       s.lock.unlock();
       return std::make_error_code(std::errc::operation_canceled);
     }
-    auto token = fiber::detail::prepare_park();
-    s.waiter = token;
+    fiber::detail::waiter w;
+    w.token = fiber::detail::prepare_park();
+    s.waiters.push_back(&w);
     s.lock.unlock();
-    auto why = fiber::detail::park_until(token, deadline, stop);
+    const auto why = fiber::detail::park_until(w.token, deadline, stop);
     {
       std::lock_guard g(s.lock);
-      if (s.waiter.who == token.who && s.waiter.seq == token.seq) s.waiter = {};
+      s.waiters.remove(&w);  // still linked unless a wake popped it
     }
     if (why == fiber::detail::wake_reason::timeout) return std::make_error_code(std::errc::timed_out);
     if (why == fiber::detail::wake_reason::stopped) return std::make_error_code(std::errc::operation_canceled);
-    // notified: ready or closed (checked above), or a harmless spurious wake-up.
+    // Notified by an event or a close: retry the syscall (several waiters may have been woken by
+    // one edge, so none may go back to sleep on a `ready` another one consumed). A close is seen by
+    // the caller's next begin/attempt, or by the check above on its next wait.
+    if (is_closed()) return std::make_error_code(std::errc::bad_file_descriptor);
+    return {};
   }
 }
 

@@ -1,15 +1,17 @@
 // poll_descriptor.hpp — per-socket wait state between fibers and the worker reactors (Go's pollDesc).
 //
 // Concepts: a *poll_descriptor* owns one non-blocking fd. It has one reader slot and one writer slot;
-// each holds at most one parked waiter (a park_token) and a sticky *ready* bit. The backend is
+// each holds the fibers parked for that direction (any number: two readers of one socket both
+// wait) and a sticky *ready* bit. The backend is
 // fiber::detail::poller (epoll, edge-triggered, on Linux; a kqueue or io_uring backend implements the
 // same poller interface and nothing here changes).
 //
-// Readiness handshake (no lost edges): the reactor's on_io_ready() sets `ready` and takes the waiter
-// under the slot's spinlock, then unparks it. A waiter that got EAGAIN locks the slot: if `ready` is
-// set it clears it and retries the syscall; otherwise it publishes its token and parks. Both sides
-// hold the same lock, so an edge either is seen by the waiter or wakes it. Spurious wake-ups are
-// harmless: callers always retry the syscall and wait again on EAGAIN.
+// Readiness handshake (no lost edges): the reactor's on_io_ready() sets `ready` and takes every
+// waiter under the slot's spinlock, then unparks them. A waiter that got EAGAIN locks the slot: if
+// `ready` is set it clears it and retries the syscall; otherwise it links itself and parks. Both
+// sides hold the same lock, so an edge either is seen by the waiter or wakes it. A woken waiter
+// always retries its syscall (one edge may serve several readers). Spurious wake-ups are harmless:
+// callers always retry the syscall and wait again on EAGAIN.
 //
 // Registration: the fd is added to the poller of the worker whose fiber first waits on it and stays
 // there; events are handled on that worker and unpark() routes each wake-up to the waiter's own
@@ -29,6 +31,7 @@
 #include <cstdint>
 #include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/spinlock.hpp>
+#include <sync/detail/wait_list.hpp>
 #include <fiber/detail/park.hpp>
 #include <system_error>
 
@@ -74,7 +77,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   struct slot {
     fiber::detail::spinlock lock;
-    fiber::detail::park_token waiter;  // under lock
+    fiber::detail::wait_list waiters;  // under lock: fibers parked for this direction
     bool ready = false;                // under lock
   };
 
@@ -87,7 +90,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   std::error_code ensure_registered() noexcept;
   std::error_code wait_on_thread(io_kind kind, fiber::detail::clock::time_point deadline) noexcept;
-  void wake(slot& s) noexcept;
+  void wake(slot& s, bool ready) noexcept;
   void finish_if_idle() noexcept;
   void reset(int fd, bool owns_fd) noexcept;
 
