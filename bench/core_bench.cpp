@@ -1,5 +1,5 @@
 // Core runtime benchmarks, each beside raw Boost.Context and Boost.Fiber in the same binary so
-// that ratios come from one run (DESIGN.md "Performance targets"):
+// that ratios come from one run (absolute numbers drift from day to day on shared VMs):
 //   yield ping-pong on one worker, spawn+join (1 worker and all workers), skynet 1M, cross-worker
 //   wake-up latency. Memory per parked fiber is measured by tests/scale_million_test.cpp and by
 //   the headline demo (bench/demo.cpp), which need a fresh process per point.

@@ -4,8 +4,9 @@
 // Ownership: sockets are move-only; the destructor closes. close() is idempotent, may be called from
 // any fiber or thread, and wakes every fiber parked on the socket: their calls fail with
 // std::errc::bad_file_descriptor. Using one socket from two fibers at once is allowed for one reader
-// plus one writer (each direction has its own waiter slot); two concurrent readers work but which one
-// gets the bytes is unspecified.
+// plus one writer (each direction has its own waiter slot); two concurrent readers (or writers) work
+// too — every waiter of a direction wakes on readiness and retries — but which one gets the bytes
+// is unspecified.
 //
 // Blocking calls take an optional net::deadline (a duration or a steady_clock time point, see
 // net/deadline.hpp) and come in a throwing and an std::error_code& form (net/errors.hpp). On a fiber

@@ -10,7 +10,8 @@
 // released together. Waiting parks a fiber or blocks a plain OS thread.
 // Invariants (all under one spinlock): remaining_ counts arrivals still missing in phase_; while
 // the completion runs (outside the lock) `completing_` is set and early arrivals for the next
-// phase wait for it to finish. Misuse: more arrivals than expected in a phase aborts.
+// phase wait for it to finish. Misuse (undefined in std): more arrivals than the phase expects
+// complete the phase and print one line naming the caller (sync/detail/misuse.hpp).
 #pragma once
 
 #include <sync/detail/misuse.hpp>

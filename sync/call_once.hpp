@@ -6,7 +6,7 @@
 // Same semantics as std::call_once: callers that arrive while the function runs park (fiber) or
 // block (OS thread) until it returns; if it throws, the exception reaches its caller and the next
 // caller (or a waiting one) tries again. After a successful call every call_once is one acquire
-// load. Fairness: waiters take their turn through a fiber::mutex (FIFO hand-off).
+// load. Fairness: waiters queue on a fiber::mutex (its Go-style fairness: none starves).
 #pragma once
 
 #include <sync/mutex.hpp>

@@ -8,7 +8,8 @@
 // parks a fiber or blocks a plain OS thread. count_down and try_wait are one atomic operation;
 // waiters queue under a spinlock. Fairness: all waiters are released together when the count
 // reaches zero. try_wait that keeps failing on a fiber yields it now and then (a polling loop lets
-// the counting fibers run). Misuse: counting below zero aborts with a message.
+// the counting fibers run). Misuse (undefined in std): counting below zero stops at zero and
+// prints one line naming the caller (sync/detail/misuse.hpp).
 #pragma once
 
 #include <sync/detail/notify_list.hpp>

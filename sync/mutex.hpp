@@ -10,7 +10,9 @@
 // Fairness (Go's sync.Mutex design, see detail/mutex_core.hpp): a free lock goes to whoever asks
 // first — unlock() wakes the oldest waiter to compete rather than reserving the lock for it, so
 // try_lock (and std::lock's back-off loop) succeeds whenever the lock is free. A waiter that has
-// waited over 1 ms switches the mutex to FIFO hand-off until the queue drains, so none starves.
+// waited over 1 ms switches the mutex to starving mode: each unlock reserves the lock for the oldest
+// waiter (FIFO) until the queue drains, so none starves; only a try_lock may take a reservation
+// over before its waiter runs (which keeps std::lock's back-off rounds from convoying).
 // Contended waiters spin briefly only while the holder runs on another worker.
 // try_lock that fails several times in a row on a fiber yields it, so a polling loop lets the
 // holder run. Timed forms: try_lock_for measures on steady_clock; try_lock_until(t) fails only

@@ -7,7 +7,7 @@
 // Same interface and semantics as the std:: twins (and, like <shared_mutex>, this header makes
 // std::shared_lock available); a contended call parks a fiber or blocks a plain OS thread.
 // Design (Go's sync.RWMutex, on weft's park/unpark): writers exclude each other through a
-// fiber::mutex core (barging, brief spinning only while the holder runs, FIFO hand-off once a
+// fiber::mutex core (barging, brief spinning only while the holder runs, FIFO reservation once a
 // writer has waited 1 ms). The writer holding it then *claims* the lock: new readers block from
 // that moment, and the writer waits until the readers already inside have left. lock_shared and
 // unlock_shared are one atomic add when no writer claims the lock.

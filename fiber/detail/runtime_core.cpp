@@ -4,9 +4,8 @@
 
 #include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/os/cpu.hpp>
+#include <fiber/detail/os/stack_memory.hpp>
 #include <fiber/detail/os/poller.hpp>
-
-#include <pthread.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -26,12 +25,9 @@ namespace fiber::detail {
 std::atomic<runtime_core*> runtime_core::installed_default{nullptr};
 
 void adopt_thread_context(exec_context& ctx) {
-  pthread_attr_t attr;
-  if (::pthread_getattr_np(::pthread_self(), &attr) == 0) {
-    void* lo = nullptr;
-    std::size_t size = 0;
-    ::pthread_attr_getstack(&attr, &lo, &size);
-    ::pthread_attr_destroy(&attr);
+  void* lo = nullptr;
+  std::size_t size = 0;
+  if (current_thread_stack(lo, size)) {
     ctx.stack_lo = lo;
     ctx.stack_size = size;
   }

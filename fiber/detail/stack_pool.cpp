@@ -101,19 +101,21 @@ void stack_pool::take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t m
 }
 
 void stack_pool::return_pages(std::vector<std::uintptr_t>& entries) noexcept {
-  // Coalesce neighbouring slots so that a mass exit costs few madvise calls.
+  // Coalesce neighbouring slots so that a mass exit costs few madvise calls. Guard regions survive
+  // a discard, so a run may span the guards inside it; an mprotect'd guard (older kernels) is a
+  // separate mapping some kernels refuse to discard, so then every slot is discarded alone, guard
+  // excluded.
   std::sort(entries.begin(), entries.end());
+  const bool span_guards = stack_guard_regions_supported();
   std::size_t i = 0;
   while (i < entries.size()) {
     char* start = reinterpret_cast<char*>(entries[i] & ~std::uintptr_t{1});
     char* end = start + slot_size_;
     std::size_t j = i + 1;
-    while (j < entries.size() && reinterpret_cast<char*>(entries[j] & ~std::uintptr_t{1}) == end) {
+    while (span_guards && j < entries.size() && reinterpret_cast<char*>(entries[j] & ~std::uintptr_t{1}) == end) {
       end += slot_size_;
       ++j;
     }
-    // Keep the guard page of the first slot untouched (mprotect'd guards reject madvise on some
-    // kernels); guard regions survive the discard.
     discard_stack_memory(start + page_size(), static_cast<std::size_t>(end - start) - page_size());
     i = j;
   }

@@ -1,4 +1,4 @@
-// watchdog.hpp — names fibers that hold their worker too long (DESIGN.md pitfall 5).
+// watchdog.hpp — names fibers that hold their worker too long (docs/design.md, Tools).
 //
 // A fiber that blocks its worker (a std::mutex, file I/O, an unhooked blocking call, a long
 // computation) stalls every fiber queued behind it. With the watchdog on (runtime_options::

@@ -10,12 +10,12 @@
 //               the owner into local_. This is why a started fiber never migrates: every wake-up
 //               of a fiber goes to its home worker.
 //   spawn_q_  — fibers not yet started. Any thread may push; idle workers steal half of it.
-//               Stealing only unstarted fibers keeps errno/thread_local caching safe (pitfall 4).
+//               Stealing only unstarted fibers keeps errno/thread_local caching safe (docs/design.md §4).
 //
 // Switching: fibers switch directly to the next fiber of local_ when there is one, and to the
 // worker's scheduler context (the thread's own stack, running loop()) otherwise, or every
 // `maintenance_interval` switches so that timers, the inbox and I/O are served even when fibers
-// yield in a tight loop (pitfall 6). What the fiber we left still needs (requeue, commit its park,
+// yield in a tight loop (fairness, docs/design.md §3). What the fiber we left still needs (requeue, commit its park,
 // finish) is done by the context we reach, in after_switch(), once the old stack is no longer in
 // use — the park/unpark handshake of park.hpp depends on it.
 #pragma once
@@ -66,7 +66,7 @@ class fiber_fifo {
 };
 
 // Unstarted fibers. The owner runs the newest first (depth-first: a spawn-then-join tree keeps
-// few fibers alive, as Go's runnext does) and every other scheduler round the oldest (no
+// few fibers alive, as Go's runnext does) and every eighth scheduler round the oldest (no
 // starvation); thieves take the oldest half. A ring buffer under a spinlock.
 class spawn_queue {
  public:

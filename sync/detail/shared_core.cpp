@@ -26,10 +26,8 @@ bool at_or_after(std::uint32_t a, std::uint32_t b) noexcept { return static_cast
 }  // namespace
 
 shared_core::~shared_core() {
-#ifndef NDEBUG
   if (readers_.load(std::memory_order_relaxed) & (count_mask | claimed))
     report_misuse("shared_mutex", "destroyed while locked");
-#endif
 }
 
 void shared_core::undo_unlock_shared() noexcept {

@@ -2,6 +2,7 @@
 // which ones, pinning a thread to one, naming a thread (debuggers and `top -H` show the name).
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace fiber::detail {
@@ -14,5 +15,8 @@ std::vector<int> allowed_cpus();
 void pin_current_thread(int cpu) noexcept;
 // Best effort: names the calling thread (at most 15 characters are kept on Linux).
 void name_current_thread(const char* name) noexcept;
+// The calling thread's stack: lowest address and size (for sanitizers' view of the worker's own
+// context). False if the platform cannot tell.
+bool current_thread_stack(void*& lo, std::size_t& size) noexcept;
 
 }  // namespace fiber::detail

@@ -51,6 +51,14 @@ void pin_current_thread(int cpu) noexcept {
   ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
 }
 
+bool current_thread_stack(void*& lo, std::size_t& size) noexcept {
+  pthread_attr_t attr;
+  if (::pthread_getattr_np(::pthread_self(), &attr) != 0) return false;
+  const bool ok = ::pthread_attr_getstack(&attr, &lo, &size) == 0;
+  ::pthread_attr_destroy(&attr);
+  return ok;
+}
+
 void name_current_thread(const char* name) noexcept {
   char shortened[16];
   std::snprintf(shortened, sizeof shortened, "%s", name);

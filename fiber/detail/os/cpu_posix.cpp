@@ -19,6 +19,26 @@ std::vector<int> allowed_cpus() { return {}; }
 
 void pin_current_thread(int) noexcept {}
 
+bool current_thread_stack(void*& lo, std::size_t& size) noexcept {
+#if defined(__APPLE__)
+  // macOS reports the stack's top (highest address) and its size.
+  char* top = static_cast<char*>(::pthread_get_stackaddr_np(::pthread_self()));
+  size = ::pthread_get_stacksize_np(::pthread_self());
+  lo = top - size;
+  return true;
+#elif defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+  pthread_attr_t attr;
+  ::pthread_attr_init(&attr);
+  const bool ok = ::pthread_attr_get_np(::pthread_self(), &attr) == 0 && ::pthread_attr_getstack(&attr, &lo, &size) == 0;
+  ::pthread_attr_destroy(&attr);
+  return ok;
+#else
+  (void)lo;
+  (void)size;
+  return false;
+#endif
+}
+
 void name_current_thread(const char* name) noexcept {
 #if defined(__APPLE__)
   ::pthread_setname_np(name);  // macOS names only the calling thread
