@@ -418,7 +418,7 @@ class packaged_task<R(Args...)> {
   template <class F>
   struct callable_impl final : callable {
     template <class G>
-    explicit callable_impl(G&& g) : fn(std::forward<G>(g)) {}
+    explicit callable_impl(G&& g) : fn(std::forward<G>(g)) {}  // NOLINT(bugprone-forwarding-reference-overload): never copied
     R run(Args&&... args) override {
       if constexpr (std::is_void_v<R>) {
         std::invoke(fn, std::forward<Args>(args)...);
@@ -433,7 +433,7 @@ class packaged_task<R(Args...)> {
   packaged_task() noexcept = default;
   template <class F>
     requires(!std::is_same_v<std::remove_cvref_t<F>, packaged_task>)
-  explicit packaged_task(F&& f)
+  explicit packaged_task(F&& f)  // NOLINT(bugprone-forwarding-reference-overload): constrained, as std's
       : fn_(std::make_unique<callable_impl<std::decay_t<F>>>(std::forward<F>(f))),
         state_(std::make_shared<detail::future_state<R>>()) {
     static_assert(std::is_invocable_r_v<R, std::decay_t<F>&, Args...>,

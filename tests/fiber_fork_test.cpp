@@ -2,11 +2,6 @@
 // working runtime — workers, pollers, timers and socket registrations rebuilt, nothing shared with
 // the parent — only the caller of fork() goes on in the child, and fork + exec from a fiber works.
 // Runs on whichever backend WEFT_IO_BACKEND selects (CI runs the fiber suite on each).
-#include <fiber/fiber.hpp>
-#include <net/net.hpp>
-#include <sync/sync.hpp>
-
-#include <fiber/detail/sanitizers.hpp>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +9,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fiber/detail/sanitizers.hpp>
+#include <fiber/fiber.hpp>
+#include <net/net.hpp>
 #include <string>
+#include <sync/sync.hpp>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -38,7 +37,9 @@ int child_checks() {
     const auto t0 = std::chrono::steady_clock::now();
     fiber::run([] { fiber::this_fiber::sleep_for(20ms); });
     if (std::chrono::steady_clock::now() - t0 < 20ms) return sleeping;
-    auto [a, b] = net::unix_stream::pair();
+    auto ends = net::unix_stream::pair();
+    auto& a = ends.first;
+    auto& b = ends.second;
     auto echo = fiber::spawn([&b] {
       char buf[8];
       auto n = b.read_some(buf, 5s);
@@ -90,7 +91,9 @@ TEST(Fork, FromTheMainThreadWhileFibersRun) {
       fiber::this_fiber::sleep_for(1ms);
     }
   });
-  auto [a, b] = net::unix_stream::pair();
+  auto ends = net::unix_stream::pair();
+  auto& a = ends.first;
+  auto& b = ends.second;
   auto reader = fiber::spawn([&b] {
     char c = 0;
     return b.read_some(net::mutable_buffer(&c, 1), 10s) == 1 ? c : '?';
@@ -158,7 +161,9 @@ TEST(Fork, ForkAndExecFromAFiber) {
 
 TEST(Fork, ASocketInheritedFromTheParentWorksInTheChild) {
   if (skip_under_tsan()) GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multithreaded fork";
-  auto [a, b] = net::unix_stream::pair();
+  auto ends = net::unix_stream::pair();
+  auto& a = ends.first;
+  auto& b = ends.second;
   // Registered with the parent's reactor before the fork.
   fiber::run([&b] {
     char c;

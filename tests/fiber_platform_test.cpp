@@ -1,15 +1,6 @@
 // The platform layer (fiber/detail/os/): backend selection by runtime_options::io_backend and
 // WEFT_IO_BACKEND with its fallback line, every built backend serving sockets, the portable OS-thread
 // waiter, descriptor sets, page size use, CPU information.
-#include <fiber/fiber.hpp>
-#include <fiber/detail/os/cpu.hpp>
-#include <fiber/detail/os/descriptor_set.hpp>
-#include <fiber/detail/os/poller.hpp>
-#include <fiber/detail/os/stack_memory.hpp>
-#include <fiber/detail/os/thread_waiter.hpp>
-#include <net/net.hpp>
-#include <sync/sync.hpp>
-
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,9 +8,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fiber/detail/os/cpu.hpp>
+#include <fiber/detail/os/descriptor_set.hpp>
+#include <fiber/detail/os/poller.hpp>
+#include <fiber/detail/os/stack_memory.hpp>
+#include <fiber/detail/os/thread_waiter.hpp>
+#include <fiber/fiber.hpp>
 #include <memory>
+#include <net/net.hpp>
 #include <optional>
 #include <string>
+#include <sync/sync.hpp>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -55,7 +54,9 @@ struct without_env_backend {
 
 // A socket round trip through the runtime's reactor (the fibers must park on readiness).
 void echo_round_trip(fiber::runtime& rt) {
-  auto [a, b] = fiber::net::unix_stream::pair();
+  auto ends = fiber::net::unix_stream::pair();
+  auto& a = ends.first;
+  auto& b = ends.second;
   auto echo = rt.spawn([&b] {
     char buf[64];
     std::size_t n = b.read_some(buf, 5s);
@@ -165,7 +166,7 @@ TEST(Platform, DescriptorSetReportsReadinessLevelTriggered) {
   ASSERT_EQ(set->collect(out, 4), 1);
   EXPECT_EQ(out[0].fd, sv[0]);
   EXPECT_TRUE(out[0].events & fd::io_readable);
-  EXPECT_EQ(set->collect(out, 4), 1);  // level-triggered: still readable
+  EXPECT_EQ(set->collect(out, 4), 1);                                  // level-triggered: still readable
   ASSERT_FALSE(set->watch(sv[0], fd::io_readable | fd::io_writable));  // changing the interest
   ASSERT_EQ(set->collect(out, 4), 1);
   EXPECT_TRUE(out[0].events & fd::io_writable);

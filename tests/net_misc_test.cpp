@@ -257,7 +257,9 @@ TEST(NetDns, BadNames) {
 // of a direction, and each retries its read.
 TEST(NetMisc, TwoConcurrentReadersOfOneSocketBothWake) {
   fiber::runtime rt({.workers = 1});
-  auto [a, b] = net::unix_stream::pair();
+  auto ends = net::unix_stream::pair();
+  auto& a = ends.first;
+  auto& b = ends.second;
   std::atomic<int> got{0};
   auto reader = [&] {
     char c;

@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <new>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -77,7 +78,10 @@ offload_pool* the_pool = nullptr;
 // pool (its threads and the parent's queued jobs are not in the child).
 void fork_prepare() noexcept { the_pool->mu_.lock(); }
 void fork_parent() noexcept { the_pool->mu_.unlock(); }
-void fork_child() noexcept { the_pool = new offload_pool(); }  // the old one is forgotten
+void fork_child() noexcept {
+  the_pool = new (std::nothrow) offload_pool();  // the old one is forgotten
+  if (!the_pool) std::abort();                   // a fork child without memory for a queue
+}
 
 offload_pool& pool() {
   static const bool made = [] {

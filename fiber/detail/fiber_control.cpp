@@ -84,7 +84,7 @@ std::string fiber_control::describe() const {
   return out;
 }
 
-void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept {
+void fiber_threw(fiber_control& f, const std::exception_ptr& e) noexcept {
   if (f.uncaught == on_uncaught::terminate) terminate_reporting(f.describe(), e);  // fiber::thread
   f.join_lock.lock();
   const bool nobody_joins = f.detached;

@@ -133,7 +133,7 @@ struct fiber_result<void> : fiber_control {
 
 // Called by the fiber's entry when the callable threw: stores it for join(), or ends the process
 // when nobody can ever join.
-void fiber_threw(fiber_control& f, std::exception_ptr e) noexcept;
+void fiber_threw(fiber_control& f, const std::exception_ptr& e) noexcept;
 // Prints "weft: uncaught exception in <who>: <what()>" and calls std::terminate.
 [[noreturn]] void terminate_reporting(const std::string& who, const std::exception_ptr& e) noexcept;
 

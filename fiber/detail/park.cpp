@@ -83,8 +83,8 @@ wake_reason park_fiber(park_token token, clock::time_point deadline) noexcept {
 
 park_token prepare_park() noexcept {
   parker* p = current_parker();
-  WEFT_ASSERT((p->word.load(std::memory_order_relaxed) & ps_mask) == ps_running,
-              "prepare_park() while a previous park is still pending");
+  // A previous prepare_park() may have been abandoned (the caller found what it wanted and did not
+  // park): its token just goes stale here, and a late unpark of it fails on the sequence.
   std::uint64_t seq = (p->word.load(std::memory_order_relaxed) >> 3) + 1;
   p->word.store(seq << 3 | ps_parking, std::memory_order_seq_cst);
   return {p, seq};

@@ -59,9 +59,9 @@ std::pair<unix_stream, unix_stream> unix_stream::pair() {
 unix_listener& unix_listener::operator=(unix_listener&& o) noexcept {
   if (this != &o) {
     close();
-    socket_base::operator=(std::move(o));
-    path_ = std::move(o.path_);
+    path_ = std::move(o.path_);  // the derived part first: the base move below leaves `o` moved from
     owns_file_ = std::exchange(o.owns_file_, false);
+    socket_base::operator=(std::move(o));
   }
   return *this;
 }

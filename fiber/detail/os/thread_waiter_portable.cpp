@@ -21,7 +21,7 @@ struct bucket {
 constexpr std::size_t bucket_count = 64;
 
 bucket& bucket_for(const void* addr) noexcept {
-  static auto* buckets = new bucket[bucket_count];
+  static auto* buckets = new bucket[bucket_count];  // NOLINT(bugprone-unhandled-exception-at-new): at first use; out of memory there is fatal
   auto a = reinterpret_cast<std::uintptr_t>(addr);
   return buckets[(a >> 4) % bucket_count];
 }
