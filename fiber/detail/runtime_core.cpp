@@ -145,20 +145,33 @@ void runtime_core::rebuild_after_fork() {
   spinning_workers.store(0, std::memory_order_relaxed);
   remote_wakes_in_flight.store(0, std::memory_order_relaxed);
   worker* me = worker::current();
+  for (auto& w : workers_) w->reset_after_fork(w.get() == me ? w->running() : nullptr);
+  // Threads start on the child's first spawn (start_missing_threads), not here: a child that only
+  // calls exec (system(), popen(), fork + exec) must not pay for them, and starting threads inside
+  // an atfork handler is more than some tools (ThreadSanitizer) allow.
+  if (watchdog_) (void)watchdog_.release();  // its thread is gone too; restarted with the workers
+  threads_missing_.store(true, std::memory_order_release);
+}
+
+void runtime_core::start_missing_threads() {
+  std::lock_guard lk(restart_mu_);
+  if (!threads_missing_.load(std::memory_order_acquire)) return;
+  worker* me = worker::current();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     worker* w = workers_[i].get();
-    const bool survives = w == me;  // this thread is the one that called fork()
-    w->reset_after_fork(survives ? w->running() : nullptr);
-    if (survives) continue;
+    if (w == me) continue;  // the thread that called fork() still runs its worker
     // The parent's thread does not exist here: its std::thread object is overwritten, not destroyed
     // (joining or detaching a thread of another process is undefined).
     const int cpu = w->pin_cpu();
-    new (&threads_[i]) std::thread([this, i, cpu] { workers_[i]->thread_main(cpu); });
+    try {
+      new (&threads_[i]) std::thread([this, i, cpu] { workers_[i]->thread_main(cpu); });
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "weft: cannot start worker %zu in this child of fork(): %s\n", i, e.what());
+      std::abort();
+    }
   }
-  if (watchdog_) {
-    (void)watchdog_.release();  // its thread is gone too
-    watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watchdog_ms_));
-  }
+  if (watchdog_ms_ > 0) watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watchdog_ms_));
+  threads_missing_.store(false, std::memory_order_release);
 }
 
 runtime_core::~runtime_core() {
@@ -186,6 +199,7 @@ stack_slot* runtime_core::acquire_stack(std::size_t stack_size) {
 }
 
 void runtime_core::submit(fiber_control* f) noexcept {
+  if (threads_missing_.load(std::memory_order_relaxed)) start_missing_threads();  // first spawn after fork
   worker* w = worker::current();
   if (w && &w->rt() == this) {
     w->push_spawned(f);

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,7 @@ class runtime_core {
   // In a child of fork() (fork_support.hpp): new threads for the workers that did not survive, fresh
   // pollers and queues everywhere; the fiber that called fork, if it ran here, keeps running.
   void rebuild_after_fork();
+  void start_missing_threads();
   runtime* owner = nullptr;  // the fiber::runtime object that owns this core (set once)
 
  private:
@@ -60,6 +62,8 @@ class runtime_core {
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned> next_target_{0};
   unsigned watchdog_ms_ = 0;
+  std::atomic<bool> threads_missing_{false};  // a fork child whose workers have no threads yet
+  std::mutex restart_mu_;
   std::unique_ptr<watchdog> watchdog_;  // declared last: stopped before the workers go
 };
 
