@@ -27,29 +27,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
 #include "../one_worker.hpp"
+#include "tsan_skips.hpp"
 
 using weft_test::one_worker;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_UNDER_TSAN 1
-#endif
-#endif
-
-#ifdef WEFT_UNDER_TSAN
-// TSan's pthread_cond_{wait,timedwait,signal,broadcast} interceptors call glibc's versioned functions
-// directly (dlvsym "GLIBC_2.3.2"), never an unversioned interposer, so the cond hooks switch themselves
-// off under TSan and a fiber's wait blocks its worker, as without hooks.
-#define SKIP_COND_UNDER_TSAN() GTEST_SKIP() << "TSan's condvar interceptors bypass the hooks (see hook/cond_hooks.cpp)"
-#else
-#define SKIP_COND_UNDER_TSAN() (void)0
-#endif
 
 extern char** environ;
 
@@ -438,7 +423,7 @@ TEST(PthreadHook, TimedMutexTimesOutWhileASiblingHoldsIt) {
       until_result = tm.try_lock_until(s0 + 30ms);  // pthread_mutex_timedlock
       until_took = std::chrono::system_clock::now() - s0;
       done = true;
-#ifdef WEFT_UNDER_TSAN
+#ifdef WEFT_TSAN
       // gcc 12's TSan does not intercept pthread_mutex_clocklock: it would take the unlock that follows
       // a successful try_lock_for for a wrong-thread unlock (with plain threads too).
       after = tm.try_lock_until(std::chrono::system_clock::now() + 5s);
@@ -481,7 +466,7 @@ TEST(PthreadHook, ErrorCheckingMutexDeadlockIsPerFiber) {
       timespec ts = realtime_in(20ms);
       sibling_timed = pthread_mutex_timedlock(&em, &ts);
       sibling_try = pthread_mutex_trylock(&em);
-#ifdef WEFT_UNDER_TSAN
+#ifdef WEFT_TSAN
       sibling_unlock = EPERM;  // TSan reports the wrong-owner unlock itself (as for threads)
 #else
       sibling_unlock = pthread_mutex_unlock(&em);
@@ -564,7 +549,7 @@ TEST(PthreadHookOffFiber, MutexesAndConditionVariablesBehaveLikeGlibc) {
   pthread_mutexattr_destroy(&attr);
   EXPECT_EQ(pthread_mutex_lock(&em), 0);
   EXPECT_EQ(pthread_mutex_lock(&em), EDEADLK);
-#ifndef WEFT_UNDER_TSAN  // TSan reports the wrong-thread unlock itself
+#ifndef WEFT_TSAN  // TSan reports the wrong-thread unlock itself
   std::thread([&] { EXPECT_EQ(pthread_mutex_unlock(&em), EPERM); }).join();
 #endif
   EXPECT_EQ(pthread_mutex_unlock(&em), 0);
@@ -698,7 +683,7 @@ TEST(PthreadHookLockCheck, NamesFibersThatBlockWhileHoldingAMutex) {
   EXPECT_NE(out.find("blocks in a blocking read while holding a pthread mutex"), std::string::npos) << out;
   EXPECT_NE(out.find("fiber 'leaker' (id "), std::string::npos) << out;
   EXPECT_NE(out.find("finishes while holding a pthread mutex"), std::string::npos) << out;
-#ifndef WEFT_UNDER_TSAN  // condition-variable waits are glibc's there
+#ifndef WEFT_TSAN  // condition-variable waits are glibc's there
   EXPECT_NE(out.find("fiber 'nested' (id "), std::string::npos) << out;
   EXPECT_NE(out.find("blocks in pthread_cond_clockwait while holding a pthread mutex"), std::string::npos) << out;
 #endif
