@@ -58,7 +58,7 @@ int cond_wait_on_fiber(const char* call, pthread_cond_t* c, pthread_mutex_t* m, 
   w.token = fd::prepare_park();
   cond_waiters.enqueue(w, c);  // before the mutex is released: a signal after that finds us
   if (const int rc = unlock_any(m); rc != 0) {
-    cond_waiters.remove(w);
+    cond_waiters.withdraw(w);
     return rc;
   }
   note_blocking_call(call);

@@ -120,14 +120,16 @@ int lock_slow(pthread_mutex_t* m, int type, fiber_control* self, const clock_tim
       w.token = fd::prepare_park();
       mutex_waiters.enqueue(w, m);
       rc = try_acquire(m, type, self, false);  // an unlock before this point is seen here
-      if (rc == EBUSY) {
-        auto until = fd::deadline_after(backoff);
-        if (abs) until = std::min(until, abs->steady_deadline());
-        fd::park_until(w.token, until);
-        backoff = std::min<nanoseconds>(backoff * 2, milliseconds(1));
+      if (rc != EBUSY) {
+        mutex_waiters.withdraw(w);
+        return rc;
       }
+      auto until = fd::deadline_after(backoff);
+      if (abs) until = std::min(until, abs->steady_deadline());
+      fd::park_until(w.token, until);
+      backoff = std::min<nanoseconds>(backoff * 2, milliseconds(1));
       mutex_waiters.remove(w);
-      if (rc == EBUSY) rc = try_acquire(m, type, self, false);
+      rc = try_acquire(m, type, self, false);
     }
     if (rc != EBUSY) return rc;
     if (abs && abs->reached()) return ETIMEDOUT;

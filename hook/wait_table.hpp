@@ -9,7 +9,9 @@
 // (an unlock or signal after that check finds it); a waker unlinks a waiter before unparking it and
 // never touches it after a successful unpark; a waiter whose park ended otherwise (timeout) unlinks
 // itself with remove(), and if a waker got there first, that waker's unpark failed and it went on to
-// the next waiter of the same address — so no wake-up is lost.
+// the next waiter of the same address — so no wake-up is lost. A waiter that turns out not to need
+// its park (the mutex was free after all, the unlock failed) leaves with withdraw(): every
+// prepare_park() must end in a park (park.hpp; WEFT_ASSERT checks it in debug and sanitizer builds).
 #pragma once
 
 #include <atomic>
@@ -45,6 +47,14 @@ class wait_table {
     b.lock.lock();
     const bool was = unlink(b, w);
     b.lock.unlock();
+    return was;
+  }
+
+  // Unlinks `w` and ends the park it prepared but will not take (an expired park: returns at once,
+  // consuming a wake-up a waker may have delivered meanwhile). True if it was still linked.
+  bool withdraw(waiter& w) noexcept {
+    const bool was = remove(w);
+    fiber::detail::park_until(w.token, fiber::detail::clock::time_point::min());
     return was;
   }
 
