@@ -56,8 +56,8 @@ auto run_once(int fd, Op&& op) -> decltype(op()) {
 
 inline fiber::detail::clock::time_point deadline_for(const fd_entry& e, io_kind kind) noexcept {
   auto ns = (kind == io_kind::read ? e.rcv_timeout_ns : e.snd_timeout_ns).load(std::memory_order_relaxed);
-  if (ns <= 0) return fiber::detail::no_deadline;
-  return fiber::detail::clock::now() + std::chrono::nanoseconds(ns);
+  if (ns <= 0) return fiber::detail::no_deadline;  // no SO_*TIMEO
+  return fiber::detail::deadline_after_ns(ns);
 }
 
 inline int errno_for_wait(const std::error_code& ec) noexcept {

@@ -13,24 +13,17 @@
 // kernel's business (an epoll drops a file when its last descriptor goes), exactly as on threads.
 #include <sys/epoll.h>
 
-#include <chrono>
 #include <fiber/detail/park.hpp>
 #include <hook/original.hpp>
+#include <hook/posix_time.hpp>
 #include <hook/readiness.hpp>
 
 namespace {
 
-using fiber::detail::clock;
-
-clock::time_point deadline_after_ms(int timeout) noexcept {
-  if (timeout < 0) return fiber::detail::no_deadline;
-  return clock::now() + std::chrono::milliseconds(timeout);
-}
-
 template <class Check>
 int epoll_wait_on_fiber(int epfd, int timeout, Check&& check) {
   weft::hook::detail::interest self{epfd, EPOLLIN};
-  return weft::hook::detail::wait_for_readiness(&self, 1, deadline_after_ms(timeout), check);
+  return weft::hook::detail::wait_for_readiness(&self, 1, weft::hook::detail::deadline_after_ms(timeout), check);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <fiber/this_fiber.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/original.hpp>
+#include <hook/posix_time.hpp>
 #include <thread>
 
 namespace weft::hook::detail {
@@ -31,7 +32,7 @@ std::int64_t timeout_ns(int fd, int opt) noexcept {
   timeval tv{};
   socklen_t len = sizeof tv;
   if (WEFT_ORIG(getsockopt)(fd, SOL_SOCKET, opt, &tv, &len) != 0) return 0;
-  return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
+  return timeval_ns(tv);
 }
 
 // Switches the real fd to O_NONBLOCK; returns the program's view (true if it already was).

@@ -26,6 +26,7 @@
 #include <climits>
 #include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
+#include <hook/posix_time.hpp>
 #include <vector>
 
 using weft::hook::detail::io_kind;
@@ -147,7 +148,7 @@ int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
 
 int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout) {
   if ((flags & MSG_DONTWAIT) || vec == nullptr || vlen == 0 ||
-      (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000)))
+      (timeout && !weft::hook::detail::valid_timespec(*timeout)))
     return run_once(fd, [&] { return WEFT_ORIG(recvmmsg)(fd, vec, vlen, flags, timeout); });
   if (flags & MSG_WAITFORONE) {
     return static_cast<int>(run_blocking(fd, io_kind::read, mode::once, vlen, [&](size_t) {
@@ -155,11 +156,9 @@ int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeo
     }));
   }
   // Linux checks the timeout only after each datagram: without one, the call waits indefinitely.
-  using clock = std::chrono::steady_clock;
-  auto until = timeout ? clock::now() + std::chrono::seconds(timeout->tv_sec) + std::chrono::nanoseconds(timeout->tv_nsec)
-                       : clock::time_point::max();
+  const auto until = weft::hook::detail::deadline_after_ts(timeout);
   return static_cast<int>(run_blocking(fd, io_kind::read, mode::all, vlen, [&](size_t done) -> ssize_t {
-    if (done > 0 && clock::now() >= until) return 0;  // timeout after some datagrams: report them
+    if (done > 0 && fiber::detail::clock::now() >= until) return 0;  // timeout after some datagrams: report them
     return WEFT_ORIG(recvmmsg)(fd, vec + done, static_cast<unsigned>(vlen - done), flags, nullptr);
   }));
 }

@@ -1,4 +1,4 @@
-// original.cpp — dlsym(RTLD_NEXT) lookups for hook/original.hpp.
+// original.cpp — dlsym(RTLD_NEXT) lookups for hook/original.hpp, and the guarded lookups' per-thread flag.
 #include <dlfcn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +19,22 @@ void* resolve_next(const char* name) noexcept {
     ::syscall(SYS_write, 2, "\n", 1);
     std::abort();
   }
+  return p;
+}
+
+namespace {
+thread_local bool tls_resolving_guarded = false;
+}
+
+bool resolving_guarded() noexcept {
+  return tls_resolving_guarded;
+}
+
+void* guarded_resolve_next(const char* name) noexcept {
+  const bool outer = tls_resolving_guarded;  // a nested guarded lookup must not clear the outer one's guard
+  tls_resolving_guarded = true;
+  void* p = resolve_next(name);
+  tls_resolving_guarded = outer;
   return p;
 }
 

@@ -19,10 +19,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fiber/detail/sanitizers.hpp>  // WEFT_TSAN
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/sanitizers.hpp>  // WEFT_TSAN
 #include <hook/blocking_io.hpp>
 #include <hook/original.hpp>
+#include <hook/posix_time.hpp>
 #include <hook/readiness.hpp>
 #include <vector>
 
@@ -34,16 +35,6 @@ using fiber::detail::clock;
 using weft::hook::detail::interest;
 using weft::hook::detail::io_kind;
 using namespace std::chrono;
-
-clock::time_point deadline_after(nanoseconds d) noexcept {
-  if (d < nanoseconds::zero()) return fiber::detail::no_deadline;
-  return clock::now() + d;
-}
-
-nanoseconds from_timespec(const timespec* ts) noexcept {
-  if (!ts) return nanoseconds(-1);
-  return seconds(ts->tv_sec) + nanoseconds(ts->tv_nsec);
-}
 
 namespace wh = weft::hook::detail;
 
@@ -193,7 +184,7 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
     if (any_closing(fds, n)) return mark_closing(fds, n, WEFT_ORIG(poll)(fds, n, 0));  // ready at once
     return WEFT_ORIG(poll)(fds, n, timeout);
   }
-  return poll_wait(fds, n, deadline_after(milliseconds(timeout)),
+  return poll_wait(fds, n, wh::deadline_after_ms(timeout),
                    [&] { return mark_closing(fds, n, WEFT_ORIG(poll)(fds, n, 0)); });
 }
 
@@ -204,12 +195,12 @@ int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
 
 int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
   timespec zero{0, 0};
-  bool invalid = ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000);
+  bool invalid = ts && !wh::valid_timespec(*ts);
   if (!fiber::detail::in_fiber() || invalid || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0)) {
     if (!invalid && any_closing(fds, n)) return mark_closing(fds, n, WEFT_ORIG(ppoll)(fds, n, &zero, mask));
     return WEFT_ORIG(ppoll)(fds, n, ts, mask);
   }
-  return poll_wait(fds, n, deadline_after(from_timespec(ts)),
+  return poll_wait(fds, n, wh::deadline_after_ts(ts),
                    [&] { return mark_closing(fds, n, WEFT_ORIG(ppoll)(fds, n, &zero, mask)); });
 }
 
@@ -219,8 +210,7 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* tv) {
     if (!invalid && select_refused(nfds, r, w, x)) return -1;
     return WEFT_ORIG(select)(nfds, r, w, x, tv);
   }
-  auto d = tv ? nanoseconds(seconds(tv->tv_sec) + microseconds(tv->tv_usec)) : nanoseconds(-1);
-  auto deadline = deadline_after(d);
+  auto deadline = tv ? fiber::detail::deadline_after_ns(wh::timeval_ns(*tv)) : fiber::detail::no_deadline;
   int res = do_select(nfds, r, w, x, deadline, nullptr, false);
   if (tv && res >= 0) {  // Linux reports the time not slept
     auto left = std::max(nanoseconds::zero(), deadline - clock::now());
@@ -232,13 +222,12 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* tv) {
 }
 
 int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* ts, const sigset_t* mask) {
-  bool invalid =
-      (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)) || nfds < 0 || nfds > FD_SETSIZE;
+  bool invalid = (ts && !wh::valid_timespec(*ts)) || nfds < 0 || nfds > FD_SETSIZE;
   if (!fiber::detail::in_fiber() || invalid || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0)) {
     if (!invalid && select_refused(nfds, r, w, x)) return -1;
     return WEFT_ORIG(pselect)(nfds, r, w, x, ts, mask);
   }
-  return do_select(nfds, r, w, x, deadline_after(from_timespec(ts)), mask, true);
+  return do_select(nfds, r, w, x, wh::deadline_after_ts(ts), mask, true);
 }
 
 }  // extern "C"

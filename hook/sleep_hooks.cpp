@@ -2,9 +2,11 @@
 //
 // Owns: turning a sleep on a fiber into a park on the worker's timer heap (fiber::this_fiber), so
 // the worker runs other fibers meanwhile. Semantics kept: the sleep lasts at least the requested
-// time; invalid arguments give EINVAL (errno for nanosleep/usleep, the return value for
-// clock_nanosleep); TIMER_ABSTIME sleeps until the clock reads the given time (CLOCK_REALTIME is
-// re-checked, so a clock step is honoured); a sleep on a fiber is never interrupted by a signal
+// time; invalid arguments (tv_nsec out of range, tv_sec < 0 — as Linux, also for TIMER_ABSTIME) give
+// EINVAL (errno for nanosleep/usleep, the return value for clock_nanosleep); TIMER_ABSTIME sleeps
+// until the clock reads the given time (every clock but CLOCK_MONOTONIC is re-checked on itself, so
+// a clock step is honoured); times are read through posix_time.hpp, so no request overflows (a
+// tv_sec of max time_t sleeps forever); a sleep on a fiber is never interrupted by a signal
 // (the worker thread takes signals), so EINTR and the remaining-time output never happen there.
 // Clocks other than CLOCK_REALTIME/CLOCK_MONOTONIC(_RAW)/CLOCK_BOOTTIME, and every call off a
 // fiber, are libc's. glibc's sleep/usleep call nanosleep internally where no hook can see it, which
@@ -18,21 +20,23 @@
 #include <fiber/this_fiber.hpp>
 #include <hook/lock_check.hpp>
 #include <hook/original.hpp>
+#include <hook/posix_time.hpp>
 
 namespace {
 
 using namespace std::chrono;
-
-nanoseconds to_ns(const timespec& ts) noexcept { return seconds(ts.tv_sec) + nanoseconds(ts.tv_nsec); }
+namespace wh = weft::hook::detail;
 
 // Every sleep below parks the fiber on its worker's timer (the lock detector looks first).
 template <class Duration>
 void sleep_on_fiber(Duration d) {
-  weft::hook::detail::note_blocking_call("a sleep");
+  wh::note_blocking_call("a sleep");
   fiber::this_fiber::sleep_for(d);
 }
 
-bool valid(const timespec* ts) noexcept { return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1'000'000'000 && ts->tv_sec >= 0; }
+bool valid(const timespec* ts) noexcept {
+  return ts && wh::valid_timespec(*ts);
+}
 
 }  // namespace
 
@@ -45,25 +49,24 @@ int nanosleep(const timespec* req, timespec* rem) {
     errno = EINVAL;
     return -1;
   }
-  sleep_on_fiber(to_ns(*req));
+  sleep_on_fiber(wh::duration_of(*req));
   return 0;
 }
 
 int clock_nanosleep(clockid_t clk, int flags, const timespec* req, timespec* rem) {
   bool supported = clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_BOOTTIME;
   if (!fiber::detail::in_fiber() || !supported || !req) return WEFT_ORIG(clock_nanosleep)(clk, flags, req, rem);
-  if (req->tv_nsec < 0 || req->tv_nsec >= 1'000'000'000) return EINVAL;
+  if (!valid(req)) return EINVAL;
   if (!(flags & TIMER_ABSTIME)) {
-    if (req->tv_sec >= 0) sleep_on_fiber(to_ns(*req));
+    sleep_on_fiber(wh::duration_of(*req));
     return 0;
   }
-  for (;;) {  // absolute: sleep in steady slices until `clk` reaches the target
-    timespec now{};
-    ::clock_gettime(clk, &now);
-    auto left = to_ns(*req) - to_ns(now);
-    if (left <= nanoseconds::zero()) return 0;
-    sleep_on_fiber(left);
-  }
+  const wh::clock_time until{clk, req};
+  if (until.reached()) return 0;
+  wh::note_blocking_call("a sleep");
+  // Steady slices until `clk` itself reads the target (fiber::this_fiber::sleep_until re-checks).
+  until.visit([](const auto& t) { fiber::this_fiber::sleep_until(t); });
+  return 0;
 }
 
 unsigned int sleep(unsigned int secs) {

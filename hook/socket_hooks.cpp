@@ -40,6 +40,7 @@
 #include <hook/blocking_io.hpp>
 #include <hook/lock_check.hpp>
 #include <hook/original.hpp>
+#include <hook/posix_time.hpp>
 #include <mutex>
 #include <sync/mutex.hpp>
 
@@ -135,10 +136,6 @@ wh::fd_entry* entry_for_mode(int fd, bool& refused) noexcept {
     if (!wh::torn_down(s)) return nullptr;
     if ((refused = wh::refuse_if_closing(fd))) return nullptr;
   }
-}
-
-std::int64_t to_ns(const timeval& tv) noexcept {
-  return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
 }
 
 int do_fcntl(int fd, int cmd, long arg) {
@@ -355,7 +352,7 @@ int setsockopt(int fd, int level, int name, const void* val, socklen_t len) noex
     // (and a replacement's new file does not have this timeout). Unknown: read on first sight.
     wh::fd_entry* e = fiber::detail::in_fiber() ? wh::lookup_or_init(fd) : wh::find_entry(fd);
     if (e && e->state.load() == wh::fd_state::managed) {
-      auto ns = to_ns(*static_cast<const timeval*>(val));
+      auto ns = wh::timeval_ns(*static_cast<const timeval*>(val));
       auto field = name == SO_RCVTIMEO ? &wh::fd_entry::rcv_timeout_ns : &wh::fd_entry::snd_timeout_ns;
       (e->*field).store(ns);
       wh::for_each_sharing(*e, [&](wh::fd_entry& o) { (o.*field).store(ns); });  // one socket, many fds

@@ -1,4 +1,4 @@
-// pthread_hook_test.cpp — hook/pthread_hooks.cpp: std::mutex, std::recursive_mutex,
+// pthread_hook_test.cpp — hook/mutex_hooks.cpp and hook/cond_hooks.cpp: std::mutex, std::recursive_mutex,
 // std::timed_mutex, error-checking pthread mutexes and std::condition_variable used by fibers park
 // the fiber, not the worker. Most cases run on ONE worker, where blocking the worker would deadlock
 // (a sibling fiber holding the mutex, or the notifier, could never run). Every assertion is on values
@@ -28,22 +28,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
 #include "../one_worker.hpp"
+#include "tsan_skips.hpp"
 
 using weft_test::one_worker;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-
-
-#ifdef WEFT_TSAN
-// TSan's pthread_cond_{wait,timedwait,signal,broadcast} interceptors call glibc's versioned functions
-// directly (dlvsym "GLIBC_2.3.2"), never an unversioned interposer, so the cond hooks switch themselves
-// off under TSan and a fiber's wait blocks its worker, as without hooks.
-#define SKIP_COND_UNDER_TSAN() GTEST_SKIP() << "TSan's condvar interceptors bypass the hooks (see hook/pthread_hooks.cpp)"
-#else
-#define SKIP_COND_UNDER_TSAN() (void)0
-#endif
 
 extern char** environ;
 
