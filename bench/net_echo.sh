@@ -18,9 +18,16 @@ PORT=$((20000 + RANDOM % 10000))
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
+# WEFT_BACKENDS="epoll kqueue" runs the weft server once per I/O backend (WEFT_IO_BACKEND), labelled
+# weft-<backend>, beside the other servers.
 SERVERS=(weft threads epoll)
+if [[ -n ${WEFT_BACKENDS:-} ]]; then
+  SERVERS=()
+  for b in $WEFT_BACKENDS; do SERVERS+=("weft-$b"); done
+  SERVERS+=(epoll)
+fi
 GO_ECHO=""
-if command -v go >/dev/null 2>&1; then
+if [[ -z ${WEFT_BACKENDS:-} ]] && command -v go >/dev/null 2>&1; then
   GO_ECHO=$(mktemp -d)/go-echo
   GOCACHE=/tmp/weft-go-cache GO111MODULE=off go build -o "$GO_ECHO" "$(dirname "$0")/go/echo.go" && SERVERS+=(go)
 fi
@@ -31,6 +38,8 @@ for c in "${CONNS[@]}"; do
     PORT=$((PORT + 1))
     if [[ $s == go ]]; then
       GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$GO_ECHO" "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
+    elif [[ $s == weft-* ]]; then
+      WEFT_IO_BACKEND=${s#weft-} taskset -c "$SERVER_CPU" "$BIN" --server=weft --port "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
     else
       taskset -c "$SERVER_CPU" "$BIN" --server="$s" --port "$PORT" 2>>"${SERVER_LOG:-/dev/null}" &
     fi
