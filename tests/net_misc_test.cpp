@@ -275,3 +275,20 @@ TEST(NetMisc, TwoConcurrentReadersOfOneSocketBothWake) {
   r2.join();
   EXPECT_EQ(got.load(), 2);
 }
+
+// End of stream stays answerable at once: a second read after EOF returns 0 again (the read hint
+// must not make it park for an event that will never come).
+TEST(NetMisc, ReadAfterEndOfStreamReturnsAgainAtOnce) {
+  fiber::runtime rt({.workers = 1});
+  auto ends = net::unix_stream::pair();
+  rt.run([&] {
+    char buf[16];
+    ends.first.write_all(net::const_buffer("abc", 3), 5s);
+    EXPECT_EQ(ends.second.read_some(buf, 5s), 3u);  // short read: the buffer is drained now
+    ends.first.close();
+    const auto start = steady::now();
+    EXPECT_EQ(ends.second.read_some(buf, 5s), 0u);
+    EXPECT_EQ(ends.second.read_some(buf, 5s), 0u);
+    EXPECT_LT(steady::now() - start, 2s);
+  });
+}

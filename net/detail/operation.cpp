@@ -42,6 +42,14 @@ long attempt(int fd, const operation& op) noexcept {
   return -1;
 }
 
+// Bytes a stream read asked for (for the read hint).
+std::size_t requested_bytes(const operation& op) noexcept {
+  if (op.kind != op_kind::recvmsg) return op.len;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(op.msg->msg_iovlen); ++i) total += op.msg->msg_iov[i].iov_len;
+  return total;
+}
+
 }  // namespace
 
 long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::time_point deadline, std::error_code& ec,
@@ -49,8 +57,23 @@ long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::tim
   ec.clear();
   if (why) *why = failure::none;
   const io_kind dir = op.direction();
+  // Stream reads: skip a syscall that would only say EAGAIN (the read hint, poll_descriptor.hpp).
+  bool try_first = !(op.stream && pd.read_first_would_fail());
   for (;;) {
+    if (!try_first) {
+      try_first = true;
+      if (before_park) {
+        before_park(dir);
+        before_park = nullptr;
+      }
+      if ((ec = pd.wait(dir, deadline))) {
+        if (why) *why = failure::wait;
+        return -1;
+      }
+    }
     const long r = attempt(pd.fd(), op);
+    // A short read (or EAGAIN) drained the buffer; end of stream (0) and errors stay answerable at once.
+    if (op.stream) pd.note_read(r > 0 ? static_cast<std::size_t>(r) < requested_bytes(op) : r < 0 && errno == EAGAIN);
     if (r >= 0) return r;
     const int e = errno;
     if (e == EINTR) continue;

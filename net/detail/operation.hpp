@@ -48,6 +48,9 @@ struct operation {
   long (*attempt)(int fd, void* ctx) noexcept = nullptr;  // custom: one non-blocking try (>= 0 or -1/errno)
   void* ctx = nullptr;
   io_kind custom_direction = io_kind::read;  // custom: the readiness it waits for
+  // recv/recvmsg on a stream socket: a short read means the buffer is empty (the read hint of
+  // poll_descriptor.hpp); never for datagrams, where a short read says nothing about the next one.
+  bool stream = false;
   io_kind direction() const noexcept {
     switch (kind) {
       case op_kind::custom:

@@ -106,7 +106,8 @@ void poll_descriptor::reset(int fd, bool owns_fd) noexcept {
   for (auto& s : slots_) {
     std::lock_guard g(s.lock);  // a stale reactor event may be touching the slot right now
     s.waiters = fiber::detail::wait_list();
-    s.ready = false;
+    s.ready.store(false, std::memory_order_relaxed);
+    s.drained.store(false, std::memory_order_relaxed);
   }
   state_.store(0, std::memory_order_release);
 }
@@ -165,7 +166,7 @@ void poll_descriptor::finish_if_idle() noexcept {
 // outside the lock; a waiter whose park already ended unlinks itself under the lock.
 void poll_descriptor::wake(slot& s, bool ready) noexcept {
   s.lock.lock();
-  if (ready) s.ready = true;
+  if (ready) s.ready.store(true, std::memory_order_relaxed);
   while (fiber::detail::waiter* w = s.waiters.pop_front()) {
     const fiber::detail::park_token t = w->token;  // w may vanish once the lock is released
     s.lock.unlock();
@@ -218,8 +219,8 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
       s.lock.unlock();
       return std::make_error_code(std::errc::bad_file_descriptor);
     }
-    if (s.ready) {
-      s.ready = false;
+    if (s.ready.load(std::memory_order_relaxed)) {
+      s.ready.store(false, std::memory_order_relaxed);
       s.lock.unlock();
       return {};
     }

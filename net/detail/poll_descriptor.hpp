@@ -64,6 +64,19 @@ class poll_descriptor final : public fiber::detail::io_handler {
   void release() noexcept;
 
   void on_io_ready(std::uint32_t events, int error) noexcept override;
+
+  // Read hint for stream sockets (net/detail/operation.cpp): after a read that came back short the
+  // receive buffer was empty, so until the reactor reports new readiness the next read can park
+  // first instead of trying a syscall that would fail with EAGAIN. Data arriving after the short
+  // read raises an event (edge-triggered: every arrival), which sets `ready`, so nothing is missed;
+  // a stale view only costs the syscall the hint would have saved.
+  bool read_first_would_fail() const noexcept {
+    const slot& s = slots_[static_cast<int>(io_kind::read)];
+    return s.drained.load(std::memory_order_relaxed) && !s.ready.load(std::memory_order_relaxed);
+  }
+  void note_read(bool came_back_short) noexcept {
+    slots_[static_cast<int>(io_kind::read)].drained.store(came_back_short, std::memory_order_relaxed);
+  }
   // In a child of fork(): operations in flight belonged to the parent's fibers, which are not here.
   void forget_parent_operations() noexcept;
   // The socket error a backend reported with an event (0 if none), cleared by the read: for
@@ -78,7 +91,8 @@ class poll_descriptor final : public fiber::detail::io_handler {
   struct slot {
     fiber::detail::spinlock lock;
     fiber::detail::wait_list waiters;  // under lock: fibers parked for this direction
-    bool ready = false;                // under lock
+    std::atomic<bool> ready{false};    // written under lock; read without it by drained_hint()
+    std::atomic<bool> drained{false};  // the last stream read came back short: the buffer was empty
   };
 
   static constexpr std::uint64_t closed_bit = 1;      // no new operations
