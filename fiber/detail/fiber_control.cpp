@@ -183,8 +183,8 @@ void release(fiber_control* f) noexcept {
   destroy_context(f->ctx);
   f->~fiber_control();
   worker* w = worker::current();
-  if (w && &w->stacks().pool() == slot->pool) {
-    w->stacks().release(slot);
+  if (stack_cache* cache = w ? w->stacks_for(slot->pool->slot_size()) : nullptr) {
+    cache->release(slot);
   } else {
     tls_release_batch.add(slot);
   }

@@ -190,12 +190,10 @@ runtime_core::~runtime_core() {
 }
 
 stack_slot* runtime_core::acquire_stack(std::size_t stack_size) {
-  if (stack_size == 0 || stack_size == stack_size_) {
-    worker* w = worker::current();
-    if (w && &w->rt() == this) return w->stacks().acquire();
-    return default_pool_->acquire();
-  }
-  return stack_pool::for_size(slot_size_for(stack_size)).acquire();
+  const std::size_t slot_size = stack_size == 0 ? default_pool_->slot_size() : slot_size_for(stack_size);
+  if (worker* w = worker::current())
+    if (stack_cache* cache = w->stacks_for(slot_size)) return cache->acquire();
+  return stack_pool::for_size(slot_size).acquire();
 }
 
 void runtime_core::submit(fiber_control* f) noexcept {

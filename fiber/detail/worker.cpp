@@ -46,13 +46,14 @@ bool holder_running_elsewhere(const void* who, std::uint32_t cpu) noexcept {
 void spawn_queue::push(fiber_control* f) {
   lock_.lock();
   if (count_ == ring_.size()) {
-    // Grow (rare): unroll the ring into a buffer twice as large.
+    // Grow (rare): unroll the ring into a buffer twice as large (sizes stay powers of two).
     std::vector<fiber_control*> bigger(ring_.size() * 2);
-    for (std::size_t i = 0; i < count_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = ring_[(head_ + i) & mask_];
     ring_.swap(bigger);
+    mask_ = ring_.size() - 1;
     head_ = 0;
   }
-  ring_[(head_ + count_) % ring_.size()] = f;
+  ring_[(head_ + count_) & mask_] = f;
   ++count_;
   size_.store(count_, std::memory_order_relaxed);
   lock_.unlock();
@@ -60,7 +61,7 @@ void spawn_queue::push(fiber_control* f) {
 
 fiber_control* spawn_queue::take_front_locked() noexcept {
   fiber_control* f = ring_[head_];
-  head_ = (head_ + 1) % ring_.size();
+  head_ = (head_ + 1) & mask_;
   --count_;
   return f;
 }
@@ -71,7 +72,7 @@ fiber_control* spawn_queue::pop_newest() noexcept {
   fiber_control* f = nullptr;
   if (count_ > 0) {
     --count_;
-    f = ring_[(head_ + count_) % ring_.size()];
+    f = ring_[(head_ + count_) & mask_];
     size_.store(count_, std::memory_order_relaxed);
   }
   lock_.unlock();
@@ -326,6 +327,15 @@ void worker::reset_after_fork(fiber_control* survivor) {
   poller_renewal_due_.store(true, std::memory_order_relaxed);  // the owner makes a new one: io()
 }
 
+stack_cache* worker::stacks_for(std::size_t slot_size) {
+  if (stacks_.pool().slot_size() == slot_size) return &stacks_;
+  for (auto& c : other_stacks_) {
+    if (!c) c = std::make_unique<stack_cache>(stack_pool::for_size(slot_size));
+    if (c->pool().slot_size() == slot_size) return c.get();
+  }
+  return nullptr;
+}
+
 void worker::renew_poller() {
   poller* old = poller_.load(std::memory_order_relaxed);
   try {
@@ -384,9 +394,9 @@ fiber_control* worker::steal() {
   const std::size_t n = all.size();
   if (n < 2) return nullptr;
   steal_seed_ = steal_seed_ * 1664525u + 1013904223u;
-  const std::size_t start = steal_seed_ % n;
-  for (std::size_t i = 0; i < n; ++i) {
-    worker* victim = all[(start + i) % n].get();
+  std::size_t at = steal_seed_ % n;
+  for (std::size_t i = 0; i < n; ++i, at = at + 1 == n ? 0 : at + 1) {
+    worker* victim = all[at].get();
     if (victim == this) continue;
     // A lone unstarted fiber is left to its owner while the owner is switching (it will run it
     // next, usually right after its spawner parks: stealing it would only add a cross-worker

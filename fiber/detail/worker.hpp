@@ -80,8 +80,9 @@ class spawn_queue {
  private:
   fiber_control* take_front_locked() noexcept;
   spinlock lock_;
-  std::vector<fiber_control*> ring_ = std::vector<fiber_control*>(64);
-  std::size_t head_ = 0;  // index of the oldest
+  std::vector<fiber_control*> ring_ = std::vector<fiber_control*>(64);  // size: a power of two
+  std::size_t mask_ = 63;  // ring_.size() - 1: indices wrap with a mask, not a division
+  std::size_t head_ = 0;   // index of the oldest
   std::size_t count_ = 0;
   std::atomic<std::size_t> size_{0};
 };
@@ -135,6 +136,10 @@ class worker {
     return *poller_.load(std::memory_order_acquire);
   }
   stack_cache& stacks() noexcept { return stacks_; }
+  // Owner thread only: this worker's cache of free stacks of `slot_size` — the default size's, or
+  // one of a few other sizes cached on first use (fibers spawned with a custom stack_size would
+  // otherwise take shared locks twice per fiber); null when that many sizes are cached already.
+  stack_cache* stacks_for(std::size_t slot_size);
   spawn_queue& spawned() noexcept { return spawn_q_; }
   // For the watchdog thread: switch counter and the fiber on the CPU (null when idle).
   std::uint32_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
@@ -176,6 +181,8 @@ class worker {
   fiber_control* started_ = nullptr;  // every started, unfinished fiber of this worker (for gdb)
   timer_heap timers_;
   stack_cache stacks_;
+  static constexpr std::size_t max_other_stack_sizes = 4;
+  std::unique_ptr<stack_cache> other_stacks_[max_other_stack_sizes];
 
   // Shared.
   std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
