@@ -24,7 +24,12 @@ namespace {
 constexpr unsigned max_cpu_slots = 256;
 std::mutex debug_registry_mu;  // guards weft_debug_workers and slot assignment
 // Slot i: the fiber running on the worker registered at weft_debug_workers[i]. Never freed.
-std::atomic<fiber_control*> running_on[max_cpu_slots];
+// Each worker writes its slot on every switch: one cache line per slot, or two workers' switches
+// would keep stealing the line from each other.
+struct alignas(64) cpu_slot_line {
+  std::atomic<fiber_control*> fiber{nullptr};
+};
+cpu_slot_line running_on[max_cpu_slots];
 }  // namespace
 
 holder current_holder() noexcept {
@@ -38,7 +43,7 @@ bool holder_running_elsewhere(const void* who, std::uint32_t cpu) noexcept {
   if (me && me->has_ready_fibers()) return false;  // better to run them than to spin
   if (cpu == holder::no_cpu) return who != nullptr;  // an OS thread: cannot tell, spin briefly
   if (cpu >= max_cpu_slots || (me && me->cpu_slot() == cpu)) return false;
-  return running_on[cpu].load(std::memory_order_relaxed) == who;
+  return running_on[cpu].fiber.load(std::memory_order_relaxed) == who;
 }
 
 // ---------------------------------------------------------------- queues
@@ -138,7 +143,7 @@ worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size, 
   if (slot < weft_debug_worker_count) {
     weft_debug_workers[slot] = this;
     cpu_slot_ = slot;
-    on_cpu_ = &running_on[slot];
+    on_cpu_ = &running_on[slot].fiber;
     on_cpu_->store(nullptr, std::memory_order_relaxed);
   }
 }

@@ -184,20 +184,21 @@ class worker {
   static constexpr std::size_t max_other_stack_sizes = 4;
   std::unique_ptr<stack_cache> other_stacks_[max_other_stack_sizes];
 
-  // Shared.
-  std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
+  // Shared. What other threads write (inbox_, spawn_q_) sits on cache lines of its own, away
+  // from what the owner touches on every switch.
+  alignas(64) std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
   // The running fiber (null: the scheduler), published on every switch for the watchdog and for
   // lock spinners. Points into a process-wide table that outlives workers, so a spinner that read
   // a lock holder's slot never touches freed memory; a worker beyond the table uses own_cpu_.
   std::uint32_t cpu_slot_ = holder::no_cpu;
   std::atomic<fiber_control*> own_cpu_{nullptr};
   std::atomic<fiber_control*>* on_cpu_ = &own_cpu_;
-  inbox inbox_;
-  spawn_queue spawn_q_;
+  alignas(64) inbox inbox_;
+  alignas(64) spawn_queue spawn_q_;
   // Never freed: a socket registered here may be closed after the runtime is gone, and its
   // removal must find a live (shut down) poller. ~worker() only shuts it down.
   void renew_poller();
-  std::atomic<poller*> poller_;
+  alignas(64) std::atomic<poller*> poller_;
   std::atomic<bool> poller_renewal_due_{false};  // set in a fork child; cleared by the owner
   int pin_cpu_ = -1;  // the CPU thread_main pinned this worker to (-1: none)
 };
