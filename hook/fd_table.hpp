@@ -34,9 +34,10 @@
 //   (woken by the teardown) or one non-blocking syscall away from leaving. A refused call yields
 //   first (on a fiber), so a closer sharing its worker runs even if the caller retries in a loop;
 //   the closer's own wait yields too.
-// - At most one waiter per direction: `lock[read]`/`lock[write]` (fiber-aware timed mutexes)
-//   serialize blocking operations of the same direction, because a poll_descriptor slot holds one
-//   parked waiter. Threads blocked together in accept() therefore queue here instead of in the kernel.
+// - One blocking caller per direction at a time: `lock[read]`/`lock[write]` (fiber-aware timed
+//   mutexes) serialize blocking operations of the same direction, so callers queue in order (as
+//   they would in the kernel) instead of all waking on each readiness edge and racing for one
+//   message. Threads blocked together in accept() therefore queue here instead of in the kernel.
 // - Entries are reset by every hooked creation of an fd number (socket, accept, pipe, dup, ...) so a
 //   descriptor closed behind our back (fclose, glibc internals) cannot leak its old state to a new one
 //   created through a hook.
