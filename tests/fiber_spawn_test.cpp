@@ -159,9 +159,8 @@ TEST(Spawn, CustomStackSizesAreHonouredAndReusedOnTheWorker) {
   fiber::runtime one({.workers = 1});  // no thief: each child runs (and frees its stack) here
   one.run([&] {
     for (std::size_t size : sizes) {
-      auto where = [] {
-        char here;
-        return reinterpret_cast<std::uintptr_t>(&here);
+      auto where = [] {  // the frame address tells which stack slot the child ran on
+        return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
       };
       const auto first = fiber::spawn({.stack_size = size}, where).join();
       const auto second = fiber::spawn({.stack_size = size}, where).join();
