@@ -425,6 +425,7 @@ int lock_slow(pthread_mutex_t* m, int type, fiber_control* self, clockid_t clk, 
     if (abs->tv_sec < 0) return ETIMEDOUT;
   }
   report_parked_holder(m, self);
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::pthread_mutex, m);  // fiber::dump()
   nanoseconds backoff = microseconds(50);
   for (int round = 0;; ++round) {
     int rc;
@@ -503,6 +504,7 @@ int cond_wait_on_fiber(const char* call, pthread_cond_t* c, pthread_mutex_t* m, 
     }
   }
   int result = 0;
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::pthread_cond, c, 0, m);  // fiber::dump()
   for (;;) {
     const auto until = abs ? steady_deadline(clk, *abs) : fd::no_deadline;
     if (fd::park_until(w.token, until) == fd::wake_reason::notified) break;
@@ -559,6 +561,7 @@ __attribute__((constructor)) void init_pthread_hooks() {
 }  // namespace
 
 void weft::hook::detail::note_blocking_call(const char* call) noexcept {
+  fiber::detail::note_wait_via(call);  // fiber::dump() names the hooked call the next wait serves
   if (!lock_check || !fiber::detail::in_fiber()) return;
   fiber_lock_state* st = lock_state();
   if (!st || st->held <= 0 || st->warned) return;

@@ -16,6 +16,7 @@
 #include <fiber/detail/local_slot.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -48,6 +49,7 @@ struct parker {
   explicit parker(kind k) : kind_(k) {}
   std::atomic<std::uint64_t> word{0};
   const kind kind_;
+  wait_record wait;  // what it waits for (fiber/detail/wait_record.hpp)
 };
 
 // Where a fiber sits. Written only by the worker that owns it (informational, for debugging).
@@ -111,6 +113,14 @@ struct fiber_control : parker {
   spinlock stop_lock;
   std::stop_source stop_src{std::nostopstate};
   std::stop_source& stop_source() noexcept;
+
+  // Observability (fiber/debug.hpp). With WEFT_LATENCY_STATS=1 only: when the fiber last became
+  // runnable and whether the reactor woke it (written by the waker before it queues the fiber),
+  // when its current run began and its CPU time so far (written by its worker).
+  std::int64_t ready_ns = 0;
+  bool woken_by_reactor = false;
+  std::int64_t run_start_ns = 0;
+  std::atomic<std::int64_t> cpu_ns{0};
 
   std::vector<local_slot> locals;  // fiber_local<T> values, destroyed when the fiber ends
   void destroy_locals() noexcept;

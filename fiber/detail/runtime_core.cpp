@@ -1,6 +1,7 @@
 #include <fiber/detail/runtime_core.hpp>
 
 #include <fiber/detail/context_switch.hpp>
+#include <fiber/detail/debug_registry.hpp>
 
 #include <fiber/detail/os/cpu.hpp>
 #include <fiber/detail/os/poller.hpp>
@@ -104,9 +105,13 @@ runtime_core::runtime_core(const runtime_options& options) {
   unsigned watch_ms = options.watchdog_ms;
   if (const char* env = std::getenv("WEFT_WATCHDOG_MS"); watch_ms == 0 && env) watch_ms = static_cast<unsigned>(std::atoi(env));
   if (watch_ms > 0) watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watch_ms));
+  register_runtime(this);
+  start_debug_services();
 }
 
 runtime_core::~runtime_core() {
+  dump_abandoned(*this);  // WEFT_DUMP_ON_EXIT=1 only: the fibers this destruction abandons
+  unregister_runtime(this);
   watchdog_.reset();
   runtime_core* self = this;
   installed_default.compare_exchange_strong(self, nullptr);

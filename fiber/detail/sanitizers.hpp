@@ -18,3 +18,14 @@
 #define WEFT_TSAN 1
 #endif
 #endif
+
+// WEFT_NO_SANITIZE: a function that reads memory it does not own by design (another context's raw
+// stack words, a control block that may have been recycled) under an ordering the sanitizers cannot
+// see. gcc spells "thread" as no_sanitize_thread.
+#if defined(__clang__)
+#define WEFT_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
+#elif defined(__GNUC__)
+#define WEFT_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+#else
+#define WEFT_NO_SANITIZE
+#endif

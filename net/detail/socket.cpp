@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <climits>
 #include <fiber/detail/os/socket_ops.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <net/detail/io_loop.hpp>
 #include <net/detail/poll_descriptor.hpp>
 #include <net/socket.hpp>
@@ -259,6 +260,7 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
   if (r < 0 && errno != EINPROGRESS && errno != EINTR && errno != EAGAIN) {
     ec = errno_code(errno);  // EAGAIN: Unix socket backlog full; wait for writability like EINPROGRESS
   } else if (r < 0) {
+    fiber::detail::wait_scope ws(fiber::detail::wait_kind::socket_connect, pd, static_cast<std::uint64_t>(fd), addr, deadline);
     for (;;) {
       if ((ec = pd->wait(io_kind::write, deadline))) break;
       int err = 0;
