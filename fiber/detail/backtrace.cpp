@@ -227,8 +227,16 @@ symbolizer::~symbolizer() {
 const char* symbolizer::backend() const noexcept { return dwfl_ ? "libdw" : "dladdr"; }
 
 symbolizer::frame symbolizer::resolve(std::uintptr_t pc, bool return_address) {
-  frame f;
   const std::uintptr_t at = return_address && pc > 0 ? pc - 1 : pc;
+  auto it = cache_.find(at);
+  if (it != cache_.end()) return it->second;
+  frame f = lookup(at);
+  cache_.emplace(at, f);
+  return f;
+}
+
+symbolizer::frame symbolizer::lookup(std::uintptr_t at) {
+  frame f;
   if (dwfl_) {
     if (void* mod = dw.addrmodule(dwfl_, at)) {
       if (const char* name = dw.module_addrname(mod, at)) f.function = demangle(name);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 
 namespace fiber::detail {
 
@@ -44,7 +45,9 @@ class symbolizer {
   const char* backend() const noexcept;  // "libdw" or "dladdr"
 
  private:
+  frame lookup(std::uintptr_t at);
   void* dwfl_ = nullptr;
+  std::unordered_map<std::uintptr_t, frame> cache_;  // fibers parked alike share their frames
 };
 
 // Frames of weft's own switching machinery (worker::switch_away, park_fiber, ...) that every parked

@@ -174,12 +174,14 @@ void report_cycle(const std::vector<edge>& path, bool fatal) {
     }
   }
   finish_snapshots(doc);
-  symbolizer sym;
   std::string title = fatal ? "weft: deadlock (WEFT_DEADLOCK_CHECK): a cycle of " + std::to_string(path.size()) +
-                                  " waits that can never end"
+                                  " waits that can never end; the process ends (status 2)"
                             : "weft: warning (WEFT_DEADLOCK_CHECK): a cycle of " + std::to_string(path.size()) +
                                   " waits that only a timeout can end";
-  print_text(stderr, doc, sym, title.c_str());
+  on_thread_stack([&] {
+    symbolizer sym;
+    print_text(stderr, doc, sym, title.c_str());
+  });
 }
 
 }  // namespace

@@ -385,8 +385,26 @@ const char* state_name(fiber_view_state s) {
   return "?";
 }
 
+// "ns::f(int, std::chrono::time_point<...>) const" -> "ns::f(...) const": parameter lists of
+// templates make frames unreadable; the file:line says where it is.
+std::string short_function(const std::string& fn) {
+  if (fn.empty() || fn.size() < 48) return fn;
+  std::size_t end = fn.size();
+  while (end > 0 && fn[end - 1] != ')') --end;  // skip " const", " &&" ...
+  if (end == 0) return fn;
+  int depth = 0;
+  for (std::size_t i = end; i-- > 0;) {
+    if (fn[i] == ')') ++depth;
+    if (fn[i] == '(' && --depth == 0) {
+      if (end - i <= 2) return fn;
+      return fn.substr(0, i) + "(...)" + fn.substr(end);
+    }
+  }
+  return fn;
+}
+
 std::string frame_text(const symbolizer::frame& fr, std::uintptr_t pc) {
-  std::string s = fr.function.empty() ? hex(reinterpret_cast<void*>(pc)) : fr.function;
+  std::string s = fr.function.empty() ? hex(reinterpret_cast<void*>(pc)) : short_function(fr.function);
   if (s.size() > 200) s = s.substr(0, 197) + "...";
   if (!fr.file.empty()) {
     if (fr.line > 0)
@@ -403,19 +421,31 @@ std::string frame_text(const symbolizer::frame& fr, std::uintptr_t pc) {
 
 // The frames to show: weft's own switching frames at the top are left out, and nothing below the
 // fiber's entry function (Boost.Context's trampoline).
+// The reporting machinery on the caller's own stack (a dump from a fiber, a deadlock report).
+bool is_reporter_frame(const std::string& fn) {
+  static constexpr const char* names[] = {"fiber::dump", "fiber::detail::check_wait_cycle",
+                                          "fiber::detail::collect_all", "fiber::detail::snapshot_started",
+                                          "fiber::detail::unwind_current", "fiber::detail::(anonymous namespace)::"};
+  for (const char* n : names)
+    if (fn.compare(0, std::strlen(n), n) == 0) return true;
+  return false;
+}
+
 template <class Fn>
 void for_each_frame(const fiber_snapshot& f, symbolizer& sym, Fn&& fn) {
-  bool skipping = !f.bt_is_current;
-  unsigned shown = 0;
+  std::vector<symbolizer::frame> frames;
+  unsigned first = 0;
   for (unsigned i = 0; i < f.bt.n; ++i) {
-    symbolizer::frame fr = sym.resolve(f.bt.pc[i], true);
-    if (skipping && is_switch_frame(fr.function)) continue;
-    skipping = false;
-    if (f.bt_is_current && (fr.function.find("fiber::dump") == 0 || fr.function.find("fiber::detail::") == 0) &&
-        shown == 0)
-      continue;  // the dump's own frames
-    fn(shown++, f.bt.pc[i], fr);
-    if (fr.function.find("fiber_entry") != std::string::npos) break;
+    frames.push_back(sym.resolve(f.bt.pc[i], true));
+    const std::string& name = frames.back().function;
+    if (f.bt_is_current ? is_reporter_frame(name) && name.find("fiber_entry") == std::string::npos
+                        : is_switch_frame(name) && first == i)
+      first = i + 1;
+  }
+  unsigned shown = 0;
+  for (unsigned i = first; i < frames.size(); ++i) {
+    fn(shown++, f.bt.pc[i], frames[i]);
+    if (frames[i].function.find("fiber_entry") != std::string::npos) break;
   }
 }
 
@@ -502,8 +532,10 @@ void json_wait(std::string& o, const wait_snapshot& w, const dump_doc& doc) {
 void print_text(std::FILE* out, const dump_doc& doc, symbolizer& sym, const char* title) {
   std::string o;
   char head[256];
-  std::snprintf(head, sizeof head, "%s: %zu fiber(s), %zu waiting thread(s), pid %d (backtraces: %s, symbols: %s)\n",
-                title, doc.fibers.size(), doc.threads.size(), static_cast<int>(::getpid()), unwinder_name(),
+  char paused[48] = "";
+  if (doc.pause_ns > 0) std::snprintf(paused, sizeof paused, "workers paused %.2f ms; ", static_cast<double>(doc.pause_ns) / 1e6);
+  std::snprintf(head, sizeof head, "%s: %zu fiber(s), %zu waiting thread(s), pid %d (%sbacktraces: %s, symbols: %s)\n",
+                title, doc.fibers.size(), doc.threads.size(), static_cast<int>(::getpid()), paused, unwinder_name(),
                 sym.backend());
   o += head;
   for (const auto& f : doc.fibers) {
@@ -696,12 +728,16 @@ void dump_to(std::FILE* out, bool json, const char* title) {
   dump_lock one_at_a_time;
   dump_doc doc;
   collect_all(doc);
+  std::stable_sort(doc.fibers.begin(), doc.fibers.end(),
+                   [](const fiber_snapshot& a, const fiber_snapshot& b) { return a.id < b.id; });
   finish_snapshots(doc);
-  symbolizer sym;
-  if (json)
-    print_json(out, doc, sym);
-  else
-    print_text(out, doc, sym, title);
+  on_thread_stack([&] {
+    symbolizer sym;
+    if (json)
+      print_json(out, doc, sym);
+    else
+      print_text(out, doc, sym, title);
+  });
 }
 
 }  // namespace

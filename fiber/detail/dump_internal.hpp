@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace fiber::detail {
@@ -81,6 +83,18 @@ std::string describe_wait(const wait_snapshot& w, const dump_doc* doc);
 void print_text(std::FILE* out, const dump_doc& doc, symbolizer& sym, const char* title);
 void print_json(std::FILE* out, const dump_doc& doc, symbolizer& sym);
 std::string thread_name(int tid);
+// Runs f on a plain thread's stack when called on a fiber (libdw's DWARF parsing needs far more
+// stack than a fiber has); the calling worker waits — it has no pause to serve meanwhile.
+template <class F>
+void on_thread_stack(F&& f) {
+  if (in_fiber()) {
+    std::thread t(std::forward<F>(f));
+    t.join();
+  } else {
+    f();
+  }
+}
+
 // Pauses every worker, copies every fiber and waiting thread, releases (dump.cpp).
 void collect_all(dump_doc& doc);
 // A whole dump as text (takes the one-dump-at-a-time lock).
