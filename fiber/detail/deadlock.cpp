@@ -121,6 +121,23 @@ WEFT_NO_SANITIZE const void* holder_of(const wait_record& r, wait_kind kind, con
   }
 }
 
+// The common case, kept cheap: does following the graph from `me` come back to it? No allocation,
+// no bookkeeping (a cycle not containing `me` is cut off by the depth limit).
+WEFT_NO_SANITIZE bool comes_back(const void* me, const wait_record& mine) noexcept {
+  const void* who = me;
+  const wait_record* rec = &mine;
+  for (int depth = 0; depth < 16; ++depth) {
+    const wait_kind k = rec->kind.load(std::memory_order_acquire);
+    if (k == wait_kind::none) return false;
+    const void* next = holder_of(*rec, k, rec->object.load(std::memory_order_relaxed), who);
+    if (!next) return false;
+    if (next == me) return true;
+    who = next;
+    rec = view_of(next).rec;
+  }
+  return false;
+}
+
 // Follows the graph from `me`; fills `path` and returns true when it comes back to `me`.
 WEFT_NO_SANITIZE bool walk(const void* me, const wait_record& mine, std::vector<edge>& path) noexcept {
   path.clear();
@@ -191,6 +208,7 @@ void check_wait_cycle(wait_record& mine) noexcept {
   // must see it, or we see its record (Dekker: both fence before reading the other's).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const void* me = current_holder().who;
+  if (!comes_back(me, mine)) return;
   std::vector<edge> path, again;
   try {
     if (!walk(me, mine, path)) return;

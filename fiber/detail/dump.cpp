@@ -5,6 +5,7 @@
 
 #include <fiber/detail/debug_registry.hpp>
 #include <fiber/detail/dump_internal.hpp>
+#include <fiber/detail/fast_clock.hpp>
 #include <fiber/detail/os/cpu.hpp>
 #include <fiber/detail/os/stack_memory.hpp>
 #include <fiber/detail/os/thread_waiter.hpp>
@@ -105,8 +106,7 @@ void snapshot_wait(const wait_record& r, const void* self, wait_snapshot& w) noe
   w.detail = r.detail.load(std::memory_order_relaxed);
   w.via = r.via.load(std::memory_order_relaxed);
   const void* extra = r.extra.load(std::memory_order_relaxed);
-  const std::int64_t since = r.since_ns.load(std::memory_order_relaxed);
-  if (since > 0) w.for_ns = std::max<std::int64_t>(0, coarse_now_ns() - since);
+  w.for_ns = wait_age_ns(r.since.load(std::memory_order_relaxed));
   if (const std::int64_t until = r.until_ns.load(std::memory_order_relaxed); until > 0) {
     const std::int64_t now =
         std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
@@ -185,7 +185,8 @@ void snapshot_started(fiber_control* f, int worker_index, bool current, fiber_sn
   s.worker = worker_index;
   s.stack_lo = static_cast<const char*>(f->ctx.stack_lo);
   s.stack_size = f->stack_size;
-  if (latency_stats_enabled()) s.cpu_ns = f->cpu_ns.load(std::memory_order_relaxed);
+  if (latency_stats_enabled())
+    s.cpu_ns = ticks_to_ns(static_cast<std::int64_t>(f->cpu_ticks.load(std::memory_order_relaxed)));
   const std::uint64_t word = f->word.load(std::memory_order_acquire);
   snapshot_wait(f->wait, f, s.wait);
   if (current || f->state == fiber_state::running) {
@@ -818,6 +819,7 @@ void start_debug_services() {
     }
     if (env_on("WEFT_DUMP_ON_EXIT")) std::atexit(dump_at_exit);
     if (deadlock_check_enabled) start_deadlock_monitor();
+    if (latency_stats_enabled()) (void)ns_per_tick();  // calibrate now, not on a worker's first switch
   });
 }
 

@@ -152,8 +152,8 @@ void wait_finished(fiber_control* f) {
     f->joiner = prepare_park();
     const park_token me = f->joiner;
     f->join_lock.unlock();
-    ws.arm(wait_kind::join, f, f->id);
-    if (deadlock_check_enabled) check_wait_cycle(current_wait_record());
+    ws.arm_record(me.who->wait, wait_kind::join, f, f->id, nullptr, no_deadline);
+    if (deadlock_check_enabled) check_wait_cycle(me.who->wait);
     park(me);
   }
 }

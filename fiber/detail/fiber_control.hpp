@@ -117,10 +117,11 @@ struct fiber_control : parker {
   // Observability (fiber/debug.hpp). With WEFT_LATENCY_STATS=1 only: when the fiber last became
   // runnable and whether the reactor woke it (written by the waker before it queues the fiber),
   // when its current run began and its CPU time so far (written by its worker).
-  std::int64_t ready_ns = 0;
+  // Timestamps are fast_ticks() (fiber/detail/fast_clock.hpp).
+  std::uint64_t ready_tick = 0;
   bool woken_by_reactor = false;
-  std::int64_t run_start_ns = 0;
-  std::atomic<std::int64_t> cpu_ns{0};
+  std::uint64_t run_start_tick = 0;
+  std::atomic<std::uint64_t> cpu_ticks{0};
 
   std::vector<local_slot> locals;  // fiber_local<T> values, destroyed when the fiber ends
   void destroy_locals() noexcept;

@@ -20,10 +20,13 @@ namespace fiber::detail {
 
 std::atomic<std::uint64_t> thread_park_returns{0};
 
+// The pool of thread parkers (debug_registry.hpp): a lock-free list, pushed to, never shrunk.
+// Named (not in an anonymous namespace) so that tools/weft-gdb.py finds it in a core file too.
+std::atomic<thread_parker*> thread_parker_pool{nullptr};
+
 namespace {
 
-// The pool of thread parkers (debug_registry.hpp): a lock-free list, pushed to, never shrunk.
-std::atomic<thread_parker*> parker_pool{nullptr};
+std::atomic<thread_parker*>& parker_pool = thread_parker_pool;
 
 thread_local thread_parker* tls_thread_parker = nullptr;
 thread_local bool tls_parker_released = false;

@@ -1,20 +1,47 @@
 // wait_record.cpp — filling and clearing the per-parker wait record (fiber/detail/wait_record.hpp).
 #include <fiber/detail/wait_record.hpp>
 
+#include <fiber/detail/fast_clock.hpp>
 #include <fiber/detail/worker.hpp>
 
 #include <time.h>
 
+#include <thread>
+
 namespace fiber::detail {
 
-std::int64_t coarse_now_ns() noexcept {
+namespace {
+std::int64_t monotonic_ns() noexcept {
   timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+}  // namespace
+
+#if !defined(__x86_64__)
+std::uint64_t slow_ticks() noexcept { return static_cast<std::uint64_t>(monotonic_ns()); }
+#endif
+
+double ns_per_tick() noexcept {
+  static const double factor = [] {
+#if defined(__x86_64__)
+    const std::int64_t n0 = monotonic_ns();
+    const std::uint64_t t0 = fast_ticks();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    const std::int64_t n1 = monotonic_ns();
+    const std::uint64_t t1 = fast_ticks();
+    return t1 > t0 ? static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0) : 1.0;
+#else
+    return 1.0;
+#endif
+  }();
+  return factor;
+}
+
+std::int64_t wait_age_ns(std::uint64_t since) noexcept {
+  if (since == 0) return -1;
+  const std::uint64_t now = fast_ticks();
+  return now > since ? ticks_to_ns(static_cast<std::int64_t>(now - since)) : 0;
 }
 
 const char* wait_kind_name(wait_kind k) noexcept {
@@ -47,11 +74,10 @@ const char* wait_kind_name(wait_kind k) noexcept {
   return "?";
 }
 
-void wait_scope::arm(wait_kind k, const void* object, std::uint64_t detail, const void* extra,
-                     clock::time_point deadline) noexcept {
+void wait_scope::arm_record(wait_record& r, wait_kind k, const void* object, std::uint64_t detail,
+                            const void* extra, clock::time_point deadline) noexcept {
   if (tried_) return;
   tried_ = true;
-  wait_record& r = current_wait_record();
   if (r.kind.load(std::memory_order_relaxed) != wait_kind::none) return;  // an outer scope says more
   r.object.store(object, std::memory_order_relaxed);
   r.detail.store(detail, std::memory_order_relaxed);
@@ -59,7 +85,7 @@ void wait_scope::arm(wait_kind k, const void* object, std::uint64_t detail, cons
   r.until_ns.store(deadline == no_deadline ? 0 : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                       deadline.time_since_epoch()).count(),
                    std::memory_order_relaxed);
-  r.since_ns.store(coarse_now_ns(), std::memory_order_relaxed);
+  r.since.store(fast_ticks(), std::memory_order_relaxed);
   r.kind.store(k, std::memory_order_release);
   rec_ = &r;
   if (k == wait_kind::socket_read || k == wait_kind::socket_write || k == wait_kind::socket_connect) {

@@ -8,8 +8,8 @@
 //   park_until(token, deadline);
 //
 // Cost: a thread-local lookup and a handful of relaxed stores (plain moves on x86-64 and arm64)
-// plus one coarse-clock read (CLOCK_MONOTONIC_COARSE, vDSO, a few ns) — only on paths that park,
-// never on uncontended fast paths.
+// plus one TSC read (fiber/detail/fast_clock.hpp) — only on paths that park, never on uncontended
+// fast paths. Callers that already hold their park token pass its parker (arm_for): no TLS lookup.
 //
 // Nesting: the outermost scope wins. A wait that is implemented by a more generic one keeps its
 // own meaning: a shared_mutex writer waiting in its writers' mutex stays "shared_mutex (write)",
@@ -68,12 +68,12 @@ struct wait_record {
   std::atomic<std::uint64_t> detail{0};
   std::atomic<const void*> extra{nullptr};
   std::atomic<const char*> via{nullptr};      // hooked POSIX call this wait serves, if any
-  std::atomic<std::int64_t> since_ns{0};      // coarse monotonic clock, when the wait began
+  std::atomic<std::uint64_t> since{0};        // fast_ticks() when the wait began (fast_clock.hpp)
   std::atomic<std::int64_t> until_ns{0};      // steady clock deadline (0: none)
 };
 
-// Coarse monotonic nanoseconds (resolution a few ms): "for how long" in dumps.
-std::int64_t coarse_now_ns() noexcept;
+// How long ago (ns) a record's `since` was taken; -1 if never.
+std::int64_t wait_age_ns(std::uint64_t since) noexcept;
 
 // The calling fiber's record, or the calling OS thread's.
 wait_record& current_wait_record() noexcept;
@@ -98,7 +98,12 @@ class wait_scope {
   // Fills the record unless an outer scope already did (then this scope does nothing). Once armed,
   // further arm() calls are no-ops: a loop that parks several times keeps its first `since`.
   void arm(wait_kind k, const void* object, std::uint64_t detail = 0, const void* extra = nullptr,
-           clock::time_point deadline = no_deadline) noexcept;
+           clock::time_point deadline = no_deadline) noexcept {
+    if (!tried_) arm_record(current_wait_record(), k, object, detail, extra, deadline);
+  }
+  // The same for a record the caller already knows (its park token's parker: `token.who->wait`).
+  void arm_record(wait_record& r, wait_kind k, const void* object, std::uint64_t detail, const void* extra,
+                  clock::time_point deadline) noexcept;
   bool armed() const noexcept { return rec_ != nullptr; }
   wait_record* record() const noexcept { return rec_; }
 

@@ -36,12 +36,6 @@ bool latency_stats_enabled() noexcept {
   return on;
 }
 
-std::int64_t steady_ns_now() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 namespace {
 // Set while the calling thread dispatches reactor events (WEFT_LATENCY_STATS: wake-to-run).
 thread_local bool tls_in_reactor = false;
@@ -218,7 +212,7 @@ void worker::run(fiber_control* f) {
   WEFT_ASSERT(f->home == this, "a started fiber runs only on its home worker");
   f->state = fiber_state::running;
   bump(counters_.switches);
-  if (timing_) begin_running(f, steady_ns_now());
+  if (timing_) begin_running(f, fast_ticks());
   current_ = f;
   on_cpu_->store(f, std::memory_order_release);
   progress_.store(++ticks_, std::memory_order_relaxed);
@@ -252,7 +246,7 @@ void worker::after_switch(bctx::fcontext_t from) noexcept {
       // Woken while it was still switching away: run it again.
       drop(counters_.parked);
       prev->state = fiber_state::ready;
-      if (timing_) prev->ready_ns = steady_ns_now();
+      if (timing_) prev->ready_tick = fast_ticks();
       local_.push_back(prev);
       break;
     }
@@ -282,10 +276,10 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
   }
   if (next) bump(counters_.switches);
   if (timing_) {
-    const std::int64_t now = steady_ns_now();
-    self->cpu_ns.store(self->cpu_ns.load(std::memory_order_relaxed) + (now - self->run_start_ns),
-                       std::memory_order_relaxed);
-    if (what == after::requeue) self->ready_ns = now;
+    const std::uint64_t now = fast_ticks();
+    self->cpu_ticks.store(self->cpu_ticks.load(std::memory_order_relaxed) + (now - self->run_start_tick),
+                          std::memory_order_relaxed);
+    if (what == after::requeue) self->ready_tick = now;
     if (next) begin_running(next, now);
   }
   current_ = next;
@@ -339,7 +333,7 @@ void worker::finish(fiber_control* f) noexcept {
 void worker::make_ready(fiber_control* f) noexcept {
   WEFT_ASSERT(f->home == this, "a started fiber is made ready only on its home worker");
   if (timing_) {
-    f->ready_ns = steady_ns_now();
+    f->ready_tick = fast_ticks();
     f->woken_by_reactor = tls_in_reactor;
   }
   if (tls_current == this) {
@@ -357,7 +351,7 @@ void worker::make_ready(fiber_control* f) noexcept {
 }
 
 void worker::push_spawned(fiber_control* f) noexcept {
-  if (timing_) f->ready_ns = steady_ns_now();
+  if (timing_) f->ready_tick = fast_ticks();
   spawn_q_.push(f);
   if (tls_current == this) {
     // Let an idle worker steal it: spreads spawn-heavy work across cores.
@@ -365,6 +359,12 @@ void worker::push_spawned(fiber_control* f) noexcept {
     if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 && rt_.spinning_workers.load(std::memory_order_seq_cst) == 0)
       rt_.wake_one_idle(this);
   } else {
+    // The queue's size was published by a relaxed store before the lock's release: without a full
+    // fence the `sleeping` load below may be satisfied first (store buffering), while the worker sets
+    // `sleeping` and reads the old size — both miss, and the worker sleeps in epoll_wait(-1) with the
+    // fiber queued (seen as a hang of sync_bench's weft_mutex_handoff_1worker: main joining a fiber
+    // that never started; found with `weft fibers` + the dump's stats).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     wake_if_sleeping();
   }
 }
@@ -407,14 +407,15 @@ void worker::serve_timers_and_io() {
   }
 }
 
-void worker::begin_running(fiber_control* f, std::int64_t now) noexcept {
-  if (f->ready_ns != 0) {
-    run_wait_.add(now - f->ready_ns);
-    if (f->woken_by_reactor) wake_wait_.add(now - f->ready_ns);
-    f->ready_ns = 0;
+void worker::begin_running(fiber_control* f, std::uint64_t now) noexcept {
+  if (f->ready_tick != 0) {
+    const std::int64_t waited = now > f->ready_tick ? ticks_to_ns(static_cast<std::int64_t>(now - f->ready_tick)) : 0;
+    run_wait_.add(waited);
+    if (f->woken_by_reactor) wake_wait_.add(waited);
+    f->ready_tick = 0;
     f->woken_by_reactor = false;
   }
-  f->run_start_ns = now;
+  f->run_start_tick = now;
 }
 
 void worker::request_pause(std::uint64_t gen) noexcept {

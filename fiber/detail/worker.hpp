@@ -21,6 +21,7 @@
 #pragma once
 
 #include <fiber/detail/context_switch.hpp>
+#include <fiber/detail/fast_clock.hpp>
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/spinlock.hpp>
@@ -69,7 +70,6 @@ struct latency_counters {
 // WEFT_LATENCY_STATS=1: timestamps on every queueing and switch (run-queue wait and reactor
 // wake-to-run histograms, per-fiber CPU time). Read once, when the first runtime starts.
 bool latency_stats_enabled() noexcept;
-std::int64_t steady_ns_now() noexcept;
 
 // Singly linked FIFO through fiber_control::next.
 class fiber_fifo {
@@ -212,7 +212,7 @@ class worker {
   void finish(fiber_control* f) noexcept;
   void adopt(fiber_control* f) noexcept;  // f starts here: its home, and the started_ list
   void serve_pause() noexcept;
-  void begin_running(fiber_control* f, std::int64_t now) noexcept;  // timing_ only
+  void begin_running(fiber_control* f, std::uint64_t now) noexcept;  // timing_ only
   bool pause_pending() const noexcept { return pause_gen_.load(std::memory_order_relaxed) != served_gen_; }
 
   runtime_core& rt_;

@@ -2,6 +2,7 @@
 #include <sync/detail/mutex_core.hpp>
 
 #include <fiber/detail/assert.hpp>
+#include <fiber/detail/fiber_control.hpp>
 #include <fiber/this_fiber.hpp>
 
 #include <cstdio>
@@ -89,8 +90,8 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
     }
     guard_.unlock();
 
-    ws.arm(wait_kind::mutex, this, 0, nullptr, deadline);
-    if (deadlock_check_enabled) check_wait_cycle(current_wait_record());
+    ws.arm_record(w.token.who->wait, wait_kind::mutex, this, 0, nullptr, deadline);
+    if (deadlock_check_enabled) check_wait_cycle(w.token.who->wait);
     if (park_until(w.token, deadline) == wake_reason::notified) {
       spins = 0;
       is_starving = is_starving || steady_ns() - wait_start > threshold_ns;
