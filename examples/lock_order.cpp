@@ -35,7 +35,9 @@ void transfer(account& from, account& to, long amount, fiber::latch& both_hold_o
 }
 
 int deadlock() {
-  account alice{"alice"}, bob{"bob"};
+  account alice, bob;
+  alice.name = "alice";
+  bob.name = "bob";
   fiber::latch both(2);
   auto t1 = fiber::spawn({.name = "transfer alice->bob"}, [&] { transfer(alice, bob, 10, both); });
   auto t2 = fiber::spawn({.name = "transfer bob->alice"}, [&] { transfer(bob, alice, 20, both); });

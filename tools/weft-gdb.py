@@ -162,7 +162,11 @@ class WeftThreads(gdb.Command):
 
     def invoke(self, arg, from_tty):
         fibers = _by_address()
-        p = _atomic(gdb.parse_and_eval("fiber::detail::thread_parker_pool"))
+        sym = gdb.lookup_global_symbol("fiber::detail::thread_parker_pool")
+        if sym is None:
+            print("no weft thread parkers in this program")
+            return
+        p = _atomic(sym.value())
         rows = 0
         while int(p) != 0:
             t = p.dereference()

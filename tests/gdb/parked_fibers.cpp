@@ -36,8 +36,15 @@ int main() {
     if (tokens.size() == 4) break;
   }
   hs.push_back(fiber::spawn({.name = "locker"}, [] { std::lock_guard g(held); }));
-  while (fiber::default_runtime().stats().parked < 5) std::this_thread::yield();
+  // An OS thread waiting on a weft object: `weft threads` shows it joining 'waited'.
+  static fiber::latch release(1);
+  auto waited = fiber::spawn({.name = "waited"}, [] { release.wait(); });
+  std::thread joiner([&] { waited.join(); });
+  while (fiber::default_runtime().stats().parked < 6) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the joiner is parked by now
   std::raise(SIGTRAP);  // gdb stops here and runs the commands
+  release.count_down();
+  joiner.join();
   for (auto& t : tokens) fiber::detail::unpark(t);
   for (auto& h : hs) h.join();
   return 0;
