@@ -38,7 +38,7 @@ void metric_header(std::string& o, const char* name, const char* type, const cha
 
 void sample(std::string& o, const char* name, const std::string& labels, double value) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", value);
+  std::snprintf(buf, sizeof buf, "%.9g", value);
   o += name;
   if (!labels.empty()) o += "{" + labels + "}";
   o += ' ';
