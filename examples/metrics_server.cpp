@@ -106,27 +106,22 @@ std::string prometheus_text(const fiber::runtime_stats& s) {
 
 // ---------------------------------------------------------------- HTTP
 
+// One request per connection (the response says Connection: close; scrapers reconnect).
 void serve(net::tcp_stream conn) {
-  std::string in;
+  std::string request;
   char buf[2048];
   std::error_code ec;
-  for (;;) {
-    std::size_t end;
-    while ((end = in.find("\r\n\r\n")) == std::string::npos) {
-      auto n = conn.read_some(buf, ec, 30s);
-      if (ec || n == 0 || in.size() > 16 * 1024) return;
-      in.append(buf, n);
-    }
-    const bool metrics = in.rfind("GET /metrics ", 0) == 0;
-    const bool close = in.substr(0, end).find("Connection: close") != std::string::npos;
-    in.erase(0, end + 4);
-    const std::string body = metrics ? prometheus_text(fiber::default_runtime().stats()) : "see /metrics\n";
-    std::string resp = std::string(metrics ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
-                       "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " + std::to_string(body.size()) +
-                       (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
-    conn.write_all(resp, ec, 30s);
-    if (ec || close) return;
+  while (request.find("\r\n\r\n") == std::string::npos) {
+    const auto n = conn.read_some(buf, ec, 10s);
+    if (ec || n == 0 || request.size() > 16 * 1024) return;
+    request.append(buf, n);
   }
+  const bool metrics = request.rfind("GET /metrics ", 0) == 0;
+  const std::string body = metrics ? prometheus_text(fiber::default_runtime().stats()) : "see /metrics\n";
+  const std::string head = metrics ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found";
+  conn.write_all(head + "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nConnection: close\r\n\r\n" + body,
+                 ec, 10s);
 }
 
 // ---------------------------------------------------------------- the workload
@@ -193,12 +188,10 @@ struct workload {
 };
 
 void accept_loop(net::tcp_listener& listener) {
-  for (;;) {
-    std::error_code ec;
+  std::error_code ec;
+  while (ec != std::errc::bad_file_descriptor) {  // until the listener is closed
     auto conn = listener.accept(ec);
-    if (ec == std::errc::bad_file_descriptor) return;
-    if (ec) continue;
-    fiber::spawn({.name = "http-conn"}, serve, std::move(conn)).detach();
+    if (!ec) fiber::spawn({.name = "http-conn"}, serve, std::move(conn)).detach();
   }
 }
 
