@@ -206,7 +206,7 @@ void report_cycle(const std::vector<edge>& path, bool fatal) {
 void check_wait_cycle(wait_record& mine) noexcept {
   // Our record is published; a waiter closing the same cycle at the same moment on another worker
   // must see it, or we see its record (Dekker: both fence before reading the other's).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  full_fence();
   const void* me = current_holder().who;
   if (!comes_back(me, mine)) return;
   std::vector<edge> path, again;

@@ -29,3 +29,21 @@
 #else
 #define WEFT_NO_SANITIZE
 #endif
+
+#include <atomic>
+
+namespace fiber::detail {
+
+// A full (store-load) fence. ThreadSanitizer does not model std::atomic_thread_fence (g++ refuses
+// it under -fsanitize=thread): there a seq_cst read-modify-write stands in (a locked instruction,
+// the same ordering on x86-64).
+inline void full_fence() noexcept {
+#ifdef WEFT_TSAN
+  static std::atomic<int> word{0};
+  word.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+}  // namespace fiber::detail

@@ -364,7 +364,7 @@ void worker::push_spawned(fiber_control* f) noexcept {
     // `sleeping` and reads the old size — both miss, and the worker sleeps in epoll_wait(-1) with the
     // fiber queued (seen as a hang of sync_bench's weft_mutex_handoff_1worker: main joining a fiber
     // that never started; found with `weft fibers` + the dump's stats).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    full_fence();
     wake_if_sleeping();
   }
 }
