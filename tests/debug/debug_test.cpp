@@ -395,7 +395,7 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
   hs[at["resolver"]].request_stop();
   auto extra = fiber::net::tcp_stream::connect(fiber::net::endpoint::parse("127.0.0.1:" + std::to_string(port)));
   for (auto& h : hs)
-    if (h.joinable() && &h != sleeper) h.join();
+    if (&h != sleeper && h.joinable()) h.join();  // the joiner fiber joins the sleeper
   conn->reset();
   ::close(udp);
 }
