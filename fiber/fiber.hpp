@@ -2,6 +2,7 @@
 #pragma once
 
 #include <fiber/blocking.hpp>
+#include <fiber/debug.hpp>
 #include <fiber/fiber_id.hpp>
 #include <fiber/fiber_local.hpp>
 #include <fiber/runtime.hpp>

@@ -32,6 +32,8 @@ class runtime_core;
 
 enum class io_backend { automatic, epoll, kqueue, io_uring };
 
+struct runtime_stats;  // fiber/debug.hpp (included by fiber/fiber.hpp)
+
 struct runtime_options {
   static constexpr std::size_t default_stack_size = 128 * 1024;  // bytes, when stack_size is 0
 
@@ -54,6 +56,10 @@ class runtime {
   std::size_t default_stack_size() const noexcept;
   // The backend this runtime's workers really use (after any fallback).
   fiber::io_backend io_backend() const noexcept;
+  // Fibers by state and per-worker counters (fiber/debug.hpp). Cheap: relaxed loads of counters
+  // each worker keeps for itself; no lock, no pause. The counts are read one after the other, so
+  // while fibers change state they may disagree by a few; `fibers` is their sum by definition.
+  runtime_stats stats() const;
 
   // Runs f(args...) as a fiber on this runtime and waits (parks or blocks) for its result.
   template <class F, class... Args>

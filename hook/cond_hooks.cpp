@@ -28,6 +28,7 @@
 #include <cerrno>
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <hook/glibc_layout.hpp>
 #include <hook/lock_check.hpp>
 #include <hook/may_park.hpp>
@@ -63,6 +64,7 @@ int cond_wait_on_fiber(const char* call, pthread_cond_t* c, pthread_mutex_t* m, 
   }
   note_blocking_call(call);
   int result = 0;
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::pthread_cond, c, 0, m);  // fiber::dump()
   for (;;) {
     const auto until = abs ? abs->steady_deadline() : fd::no_deadline;
     if (fd::park_until(w.token, until) == fd::wake_reason::notified) break;

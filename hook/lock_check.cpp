@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <fiber/fiber_local.hpp>
 #include <hook/held_mutexes.hpp>
 #include <hook/lock_check.hpp>
@@ -62,6 +63,7 @@ void warn_once(fiber_lock_state* st, const std::string& who, const char* what) n
 }
 
 void note_blocking_call(const char* call) noexcept {
+  fiber::detail::note_wait_via(call);  // fiber::dump() names the hooked call the next wait serves
   if (!lock_check_enabled || !fd::in_fiber()) return;
   fiber_lock_state* st = lock_state();
   if (!st || st->held <= 0 || st->warned) return;

@@ -36,6 +36,7 @@
 #include <chrono>
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <fiber/this_fiber.hpp>
 #include <hook/glibc_layout.hpp>
 #include <hook/held_mutexes.hpp>
@@ -109,6 +110,7 @@ int lock_slow(pthread_mutex_t* m, int type, fiber_control* self, const clock_tim
     if (abs->ts->tv_sec < 0) return ETIMEDOUT;
   }
   report_parked_holder(m, self);
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::pthread_mutex, m);  // fiber::dump()
   nanoseconds backoff = microseconds(50);
   for (int round = 0;; ++round) {
     int rc;

@@ -70,7 +70,10 @@ class barrier {
     detail::waiter w;
     list_.enqueue_locked(w);
     list_.guard().unlock();
-    list_.park(w, detail::no_deadline);
+    {
+      detail::wait_scope ws(detail::wait_kind::barrier, this);
+      list_.park(w, detail::no_deadline);
+    }
     list_.guard().lock();
   }
 

@@ -32,6 +32,7 @@
 
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <sync/detail/wait_list.hpp>
 
 #include <chrono>
@@ -315,6 +316,7 @@ class channel {
     w.token = detail::prepare_park();
     send_waiters_.push_back(&w);
     guard_.unlock();
+    detail::wait_scope ws(detail::wait_kind::channel_send, this, cap_, reinterpret_cast<const void*>(&length_of), deadline);
     if (detail::park_until(w.token, deadline) == detail::wake_reason::notified)
       return w.status == detail::delivered ? channel_status::ok : channel_status::closed;
     guard_.lock();
@@ -335,6 +337,7 @@ class channel {
     w.token = detail::prepare_park();
     recv_waiters_.push_back(&w);
     guard_.unlock();
+    detail::wait_scope ws(detail::wait_kind::channel_recv, this, cap_, reinterpret_cast<const void*>(&length_of), deadline);
     if (detail::park_until(w.token, deadline) != detail::wake_reason::notified) {
       guard_.lock();
       recv_waiters_.remove(&w);
@@ -342,6 +345,9 @@ class channel {
     }
     return out;  // filled by the sender (delivered), or empty (closed / timeout)
   }
+
+  // For fiber::dump(): the buffered length of the channel a waiter's record names.
+  static std::size_t length_of(const void* ch) noexcept { return static_cast<const channel*>(ch)->size(); }
 
   mutable detail::spinlock guard_;  // protects everything below
   T* buf_ = nullptr;                // ring of cap_ slots, count_ live from head_

@@ -98,7 +98,11 @@ class condition_variable_any {
     detail::waiter w;
     list_.enqueue(w);  // published before the lock is released: no lost notify
     lock.unlock();
-    auto why = list_.park(w, deadline, stop);
+    detail::wake_reason why;
+    {
+      detail::wait_scope ws(detail::wait_kind::condition_variable, this, 0, nullptr, deadline);
+      why = list_.park(w, deadline, stop);
+    }
     lock.lock();  // as std: the lock is held again on every return
     return why;
   }

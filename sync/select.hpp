@@ -255,6 +255,7 @@ std::size_t select(Cases&&... cases) {
 
   if constexpr (K == 0) {
     if constexpr (has_default) return fire(default_index);
+    detail::wait_scope ws(detail::wait_kind::select, nullptr, 0, nullptr, deadline);
     if (deadline == detail::no_deadline) {
       for (;;) detail::park(detail::prepare_park());  // Go's empty select: blocks for ever
     }
@@ -279,7 +280,10 @@ std::size_t select(Cases&&... cases) {
       const detail::park_token token = detail::prepare_park();
       for (std::size_t i = 0; i < K; ++i) ops[(start + i) % K].enqueue_locked(ops[(start + i) % K].self, token);
       guards.unlock();
-      detail::park_until(token, deadline);
+      {
+        detail::wait_scope ws(detail::wait_kind::select, nullptr, K, nullptr, deadline);
+        detail::park_until(token, deadline);
+      }
       guards.lock();
       for (auto& o : ops) o.dequeue_locked(o.self);
       guards.unlock();

@@ -65,6 +65,11 @@ class shared_core {
   bool lock_until(clock::time_point deadline) noexcept;
   void unlock() noexcept;
 
+  // For fiber::dump() and the deadlock check: the writer holding (or claiming) the lock, if any,
+  // and how many readers are inside or queued.
+  const mutex_core& writers() const noexcept { return writers_; }
+  std::uint64_t reader_count() const noexcept { return readers_.load(std::memory_order_relaxed) & count_mask; }
+
  private:
   static constexpr std::uint64_t count_mask = (std::uint64_t{1} << 31) - 1;
   static constexpr std::uint64_t claimed = std::uint64_t{1} << 31;

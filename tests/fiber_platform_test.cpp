@@ -54,7 +54,7 @@ struct without_env_backend {
 
 // A socket round trip through the runtime's reactor (the fibers must park on readiness).
 void echo_round_trip(fiber::runtime& rt) {
-  auto ends = fiber::net::unix_stream::pair();
+  auto ends = fiber::net::unix_stream::pair();  // not a structured binding: clang 14 cannot capture those
   auto& a = ends.first;
   auto& b = ends.second;
   auto echo = rt.spawn([&b] {

@@ -6,6 +6,11 @@
 #include <fiber/blocking.hpp>
 #include <fiber/detail/fork_support.hpp>
 
+#include <fiber/detail/debug_registry.hpp>
+#include <fiber/detail/os/cpu.hpp>
+
+#include <unistd.h>
+
 #include <condition_variable>
 #include <cstdlib>
 #include <new>
@@ -30,7 +35,8 @@ class offload_pool {
     queue_.push_back(j);
     if (idle_ == 0 && threads_ < max_threads()) {
       ++threads_;
-      std::thread([this] { serve(); }).detach();
+      tids_.push_back(0);
+      std::thread([this, slot = tids_.size() - 1] { serve(slot); }).detach();
     } else {
       cv_.notify_one();
     }
@@ -46,8 +52,10 @@ class offload_pool {
     return n;
   }
 
-  void serve() {
+  void serve(std::size_t slot) {
+    name_current_thread("weft-blocking");
     std::unique_lock lk(mu_);
+    tids_[slot] = current_thread_id();
     for (;;) {
       while (queue_.empty()) {
         ++idle_;
@@ -65,11 +73,19 @@ class offload_pool {
 
   friend void fork_prepare() noexcept;
   friend void fork_parent() noexcept;
+ public:
+  blocking_pool_info snapshot() {
+    std::lock_guard lk(mu_);
+    return {threads_, idle_, queue_.size(), tids_};
+  }
+
+ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<job> queue_;
   unsigned threads_ = 0;
   unsigned idle_ = 0;
+  std::vector<int> tids_;  // the offload threads (0 until a thread has started)
 };
 
 offload_pool* the_pool = nullptr;
@@ -95,7 +111,10 @@ offload_pool& pool() {
 
 }  // namespace
 
+blocking_pool_info blocking_pool_snapshot() { return pool().snapshot(); }
+
 void run_offloaded(void (*fn)(void*), void* arg) {
+  wait_scope ws(wait_kind::blocking, reinterpret_cast<const void*>(fn));
   park_token token = prepare_park();
   pool().submit(job{fn, arg, token});
   park(token);

@@ -144,6 +144,7 @@ void wait_finished(fiber_control* f) {
   if (f == current_fiber())
     throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                             "weft: " + f->describe() + " tried to join itself");
+  wait_scope ws;
   for (;;) {
     f->join_lock.lock();
     if (f->finished) {
@@ -151,8 +152,11 @@ void wait_finished(fiber_control* f) {
       return;
     }
     f->joiner = prepare_park();
+    const park_token me = f->joiner;
     f->join_lock.unlock();
-    park(f->joiner);
+    ws.arm_record(me.who->wait, wait_kind::join, f, f->id, nullptr, no_deadline);
+    if (deadlock_check_enabled) check_wait_cycle(me.who->wait);
+    park(me);
   }
 }
 

@@ -16,6 +16,7 @@
 #include <fiber/detail/local_slot.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -48,6 +49,7 @@ struct parker {
   explicit parker(kind k) : kind_(k) {}
   std::atomic<std::uint64_t> word{0};
   const kind kind_;
+  wait_record wait;  // what it waits for (fiber/detail/wait_record.hpp)
 };
 
 // Where a fiber sits. Written only by the worker that owns it (informational, for debugging).
@@ -112,6 +114,15 @@ struct fiber_control : parker {
   spinlock stop_lock;
   std::stop_source stop_src{std::nostopstate};
   std::stop_source& stop_source() noexcept;
+
+  // Observability (fiber/debug.hpp). With WEFT_LATENCY_STATS=1 only: when the fiber last became
+  // runnable and whether the reactor woke it (written by the waker before it queues the fiber),
+  // when its current run began and its CPU time so far (written by its worker).
+  // Timestamps are fast_ticks() (fiber/detail/fast_clock.hpp).
+  std::uint64_t ready_tick = 0;
+  bool woken_by_reactor = false;
+  std::uint64_t run_start_tick = 0;
+  std::atomic<std::uint64_t> cpu_ticks{0};
 
   std::vector<local_slot> locals;  // fiber_local<T> values, destroyed when the fiber ends
   void destroy_locals() noexcept;

@@ -7,30 +7,94 @@
 #include <fiber/detail/worker.hpp>
 
 #include <fiber/detail/assert.hpp>
+#include <fiber/detail/debug_registry.hpp>
+#include <fiber/detail/os/cpu.hpp>
 #include <fiber/detail/os/thread_waiter.hpp>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
 namespace fiber::detail {
 
+std::atomic<std::uint64_t> thread_park_returns{0};
+
+// The pool of thread parkers (debug_registry.hpp): a lock-free list, pushed to, never shrunk.
+// Named (not in an anonymous namespace) so that tools/weft-gdb.py finds it in a core file too.
+std::atomic<thread_parker*> thread_parker_pool{nullptr};
+
 namespace {
 
-struct thread_parker : parker {
-  thread_parker() : parker(kind::thread) {}
-};
-thread_local thread_parker tls_thread_parker;
+std::atomic<thread_parker*>& parker_pool = thread_parker_pool;
 
+thread_local thread_parker* tls_thread_parker = nullptr;
+thread_local bool tls_parker_released = false;
+
+thread_parker* take_pooled_parker() {
+  for (thread_parker* p = parker_pool.load(std::memory_order_acquire); p; p = p->all_next) {
+    bool expected = false;
+    if (!p->in_use.load(std::memory_order_relaxed) &&
+        p->in_use.compare_exchange_strong(expected, true, std::memory_order_acquire))
+      return p;
+  }
+  auto* p = new thread_parker();  // never freed (type-stable: see debug_registry.hpp)
+  p->in_use.store(true, std::memory_order_relaxed);
+  thread_parker* head = parker_pool.load(std::memory_order_relaxed);
+  do {
+    p->all_next = head;
+  } while (!parker_pool.compare_exchange_weak(head, p, std::memory_order_release, std::memory_order_relaxed));
+  return p;
+}
+
+struct parker_release {
+  ~parker_release() {
+    if (thread_parker* p = tls_thread_parker) {
+      p->tid.store(0, std::memory_order_relaxed);
+      p->wait.kind.store(wait_kind::none, std::memory_order_relaxed);
+      p->in_use.store(false, std::memory_order_release);
+    }
+    tls_thread_parker = nullptr;
+    tls_parker_released = true;
+  }
+};
+
+__attribute__((noinline)) thread_parker* acquire_thread_parker() noexcept {
+  thread_parker* p = take_pooled_parker();
+  p->tid.store(current_thread_id(), std::memory_order_relaxed);
+  tls_thread_parker = p;
+  // A thread still parking while its thread_locals are destroyed keeps its parker (rare).
+  if (!tls_parker_released) {
+    static thread_local parker_release release;
+    (void)release;
+  }
+  return p;
+}
+
+inline thread_parker* my_thread_parker() noexcept {
+  thread_parker* p = tls_thread_parker;
+  return p ? p : acquire_thread_parker();
+}
 
 parker* current_parker() noexcept {
   worker* w = worker::current();
   if (w && w->running()) return w->running();
-  return &tls_thread_parker;
+  return my_thread_parker();
 }
 
 }  // namespace
 
-parker* current_thread_parker() noexcept { return &tls_thread_parker; }
+parker* current_thread_parker() noexcept { return my_thread_parker(); }
+
+thread_parker* all_thread_parkers() noexcept { return parker_pool.load(std::memory_order_acquire); }
+
+bool is_thread_parker(const void* p) noexcept {
+  for (thread_parker* t = all_thread_parkers(); t; t = t->all_next)
+    if (t == p) return true;
+  return false;
+}
+
+wait_record& current_wait_record() noexcept { return current_parker()->wait; }
 
 namespace {
 
@@ -46,7 +110,7 @@ bool woken(const parker* p) noexcept { return (p->word.load(std::memory_order_ac
 
 wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
   parker* p = token.who;
-  WEFT_ASSERT(p == &tls_thread_parker, "a thread parks only with its own token");
+  WEFT_ASSERT(p == tls_thread_parker, "a thread parks only with its own token");
   for (;;) {
     std::uint64_t w = p->word.load(std::memory_order_acquire);
     if ((w & ps_mask) != ps_parking) break;
@@ -56,6 +120,7 @@ wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
     }
     wait_on_word(p->word, w, deadline);  // the state and the sequence's low bits change on wake
   }
+  thread_park_returns.fetch_add(1, std::memory_order_relaxed);
   return consume(p, token.seq);
 }
 

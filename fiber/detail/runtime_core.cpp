@@ -1,6 +1,7 @@
 #include <fiber/detail/runtime_core.hpp>
 
 #include <fiber/detail/context_switch.hpp>
+#include <fiber/detail/debug_registry.hpp>
 
 #include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/os/cpu.hpp>
@@ -44,37 +45,25 @@ std::size_t runtime_core::slot_size_for(std::size_t stack_size) const noexcept {
 
 namespace {
 
-// Every live runtime, for the fork handler. The mutex is held across fork() (prepare -> parent/child).
-std::mutex live_mu;
-std::vector<runtime_core*>& live_runtimes() {
-  static auto* v = new std::vector<runtime_core*>();  // never destroyed: fork may come late
-  return *v;
-}
-
+// The registry of live runtimes (debug_registry.hpp) serves the fork handler too: its lock is held
+// across fork() (prepare -> parent/child), and the child rebuilds every runtime in it.
 void fork_prepare() noexcept {
-  live_mu.lock();
+  runtime_registry_lock().lock();
   stack_pool::lock_all();
 }
 void fork_parent() noexcept {
   stack_pool::unlock_all();
-  live_mu.unlock();
+  runtime_registry_lock().unlock();
 }
 void fork_child() noexcept {
   stack_pool::unlock_all();
-  live_mu.unlock();
-  for (runtime_core* rt : live_runtimes()) rt->rebuild_after_fork();
+  runtime_registry_lock().unlock();
+  for (runtime_core* rt : runtime_registry()) rt->rebuild_after_fork();
 }
 
 void register_live(runtime_core* rt) {
   register_fork_handler({.layer = 0, .prepare = fork_prepare, .parent = fork_parent, .child = fork_child});
-  std::lock_guard lk(live_mu);
-  live_runtimes().push_back(rt);
-}
-
-void unregister_live(runtime_core* rt) {
-  std::lock_guard lk(live_mu);
-  auto& v = live_runtimes();
-  v.erase(std::remove(v.begin(), v.end(), rt), v.end());
+  register_runtime(rt);
 }
 
 // WEFT_IO_BACKEND wins over the option; an unknown name is reported and ignored.
@@ -138,6 +127,7 @@ runtime_core::runtime_core(const runtime_options& options) {
   watchdog_ms_ = watch_ms;
   if (watch_ms > 0) watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watch_ms));
   register_live(this);
+  start_debug_services();
 }
 
 void runtime_core::rebuild_after_fork() {
@@ -175,7 +165,8 @@ void runtime_core::start_missing_threads() {
 }
 
 runtime_core::~runtime_core() {
-  unregister_live(this);
+  dump_abandoned(*this);  // WEFT_DUMP_ON_EXIT=1 only: the fibers this destruction abandons
+  unregister_runtime(this);
   watchdog_.reset();
   runtime_core* self = this;
   installed_default.compare_exchange_strong(self, nullptr);

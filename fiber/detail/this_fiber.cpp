@@ -44,6 +44,7 @@ void sleep_until_steady(clock::time_point deadline) {
     return;
   }
   // Nobody else holds the token: only the timer can wake us.
+  wait_scope ws(wait_kind::sleep, nullptr, 0, nullptr, deadline);
   while (clock::now() < deadline) park_until(prepare_park(), deadline);
 }
 

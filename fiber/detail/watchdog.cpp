@@ -1,5 +1,6 @@
 #include <fiber/detail/watchdog.hpp>
 
+#include <fiber/detail/os/cpu.hpp>
 #include <fiber/detail/runtime_core.hpp>
 
 #include <cstdio>
@@ -20,6 +21,7 @@ watchdog::~watchdog() {
 }
 
 void watchdog::run() {
+  name_current_thread("weft-watchdog");
   struct sample {
     std::uint32_t progress = 0;
     fiber_control* fiber = nullptr;

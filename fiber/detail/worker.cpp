@@ -6,11 +6,15 @@
 #include <fiber/detail/runtime_core.hpp>
 
 #include <fiber/detail/os/cpu.hpp>
+#include <fiber/detail/os/thread_waiter.hpp>
+
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
 #include <cstdlib>
+#include <time.h>
 
 // Where gdb (tools/weft-gdb.py) finds the workers: a fixed array, so no C++ container internals.
 extern "C" {
@@ -20,7 +24,22 @@ unsigned weft_debug_worker_count = 0;
 
 namespace fiber::detail {
 
+// Dump pauses (worker::serve_pause, fiber/detail/dump.cpp): paused workers wait until this reaches
+// the generation they acknowledged.
+std::atomic<std::uint64_t> dump_release_gen{0};
+
+bool latency_stats_enabled() noexcept {
+  static const bool on = [] {
+    const char* env = std::getenv("WEFT_LATENCY_STATS");
+    return env && *env && *env != '0';
+  }();
+  return on;
+}
+
 namespace {
+// Set while the calling thread dispatches reactor events (WEFT_LATENCY_STATS: wake-to-run).
+thread_local bool tls_in_reactor = false;
+
 constexpr unsigned max_cpu_slots = 256;
 std::mutex debug_registry_mu;  // guards weft_debug_workers and slot assignment
 // Slot i: the fiber running on the worker registered at weft_debug_workers[i]. Never freed.
@@ -110,8 +129,9 @@ void inbox::push(fiber_control* f) noexcept {
   } while (!head_.compare_exchange_weak(head, f, std::memory_order_release, std::memory_order_relaxed));
 }
 
-void inbox::drain_into(fiber_fifo& out) noexcept {
+std::size_t inbox::drain_into(fiber_fifo& out) noexcept {
   fiber_control* list = head_.exchange(nullptr, std::memory_order_acquire);
+  std::size_t n = 0;
   // The stack holds newest first: reverse to keep wake-up order.
   fiber_control* reversed = nullptr;
   while (list) {
@@ -125,7 +145,9 @@ void inbox::drain_into(fiber_fifo& out) noexcept {
     reversed->state = fiber_state::ready;
     out.push_back(reversed);
     reversed = next;
+    ++n;
   }
+  return n;
 }
 
 // ---------------------------------------------------------------- worker
@@ -134,6 +156,7 @@ worker::worker(runtime_core& rt, unsigned index, std::size_t default_slot_size, 
     : rt_(rt),
       index_(index),
       steal_seed_(index * 2654435761u + 1),
+      timing_(latency_stats_enabled()),
       stacks_(stack_pool::for_size(default_slot_size)),
       poller_(io.release()) {
   std::lock_guard lk(debug_registry_mu);
@@ -159,6 +182,7 @@ worker::~worker() {
 void worker::thread_main(int pin_cpu) {
   tls_current = this;
   pin_cpu_ = pin_cpu;
+  tid_.store(current_thread_id(), std::memory_order_relaxed);
   if (pin_cpu >= 0) pin_current_thread(pin_cpu);
   char name[16];
   std::snprintf(name, sizeof name, "weft-w%u", index_);
@@ -180,6 +204,7 @@ void worker::loop() {
 }
 
 void worker::adopt(fiber_control* f) noexcept {
+  bump(counters_.started);
   f->home = this;
   f->started_prev = nullptr;
   f->started_next = started_;
@@ -193,6 +218,8 @@ void worker::run(fiber_control* f) {
   if (f->state == fiber_state::created) adopt(f);
   WEFT_ASSERT(f->home == this, "a started fiber runs only on its home worker");
   f->state = fiber_state::running;
+  bump(counters_.switches);
+  if (timing_) begin_running(f, fast_ticks());
   current_ = f;
   on_cpu_->store(f, std::memory_order_release);
   progress_.store(++ticks_, std::memory_order_relaxed);
@@ -216,13 +243,17 @@ void worker::after_switch(bctx::fcontext_t from) noexcept {
     case after::commit_park: {
       WEFT_ASSERT(prev->state == fiber_state::running, "only the running fiber parks");
       prev->state = fiber_state::parked;
+      bump(counters_.parked);
       std::uint64_t w = prev->word.load(std::memory_order_acquire);
       if ((w & ps_mask) == ps_parking &&
           prev->word.compare_exchange_strong(w, (w & ~ps_mask) | ps_parked, std::memory_order_acq_rel)) {
+        bump(counters_.parks);
         break;
       }
       // Woken while it was still switching away: run it again.
+      drop(counters_.parked);
       prev->state = fiber_state::ready;
+      if (timing_) prev->ready_tick = fast_ticks();
       local_.push_back(prev);
       break;
     }
@@ -249,6 +280,14 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
                 "the next fiber must be runnable");
     next->state = fiber_state::running;
     to = &next->ctx;
+  }
+  if (next) bump(counters_.switches);
+  if (timing_) {
+    const std::uint64_t now = fast_ticks();
+    self->cpu_ticks.store(self->cpu_ticks.load(std::memory_order_relaxed) + (now - self->run_start_tick),
+                          std::memory_order_relaxed);
+    if (what == after::requeue) self->ready_tick = now;
+    if (next) begin_running(next, now);
   }
   current_ = next;
   on_cpu_->store(next, std::memory_order_release);
@@ -292,6 +331,7 @@ void worker::exit_current() {
 void worker::finish(fiber_control* f) noexcept {
   WEFT_ASSERT(f->state == fiber_state::running, "only the running fiber finishes");
   f->state = fiber_state::finished;
+  drop(counters_.started);
   if (f->started_prev) f->started_prev->started_next = f->started_next; else started_ = f->started_next;
   if (f->started_next) f->started_next->started_prev = f->started_prev;
   release(f);  // the fiber's own reference: its stack is no longer in use
@@ -300,7 +340,12 @@ void worker::finish(fiber_control* f) noexcept {
 void worker::make_ready(fiber_control* f) noexcept {
   WEFT_ASSERT(f->home == this, "a started fiber is made ready only on its home worker");
   if (f->epoch != fork_epoch()) return;  // a fiber of the parent process: it does not exist here
+  if (timing_) {
+    f->ready_tick = fast_ticks();
+    f->woken_by_reactor = tls_in_reactor;
+  }
   if (tls_current == this) {
+    drop(counters_.parked);  // unpark() queues only fibers that were parked
     f->state = fiber_state::ready;
     local_.push_back(f);
     return;
@@ -354,6 +399,7 @@ void worker::renew_poller() {
 }
 
 void worker::push_spawned(fiber_control* f) noexcept {
+  if (timing_) f->ready_tick = fast_ticks();
   spawn_q_.push(f);
   if (tls_current == this) {
     // Let an idle worker steal it: spreads spawn-heavy work across cores.
@@ -361,6 +407,12 @@ void worker::push_spawned(fiber_control* f) noexcept {
     if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 && rt_.spinning_workers.load(std::memory_order_seq_cst) == 0)
       rt_.wake_one_idle(this);
   } else {
+    // The queue's size was published by a relaxed store before the lock's release: without a full
+    // fence the `sleeping` load below may be satisfied first (store buffering), while the worker sets
+    // `sleeping` and reads the old size — both miss, and the worker sleeps in epoll_wait(-1) with the
+    // fiber queued (seen as a hang of sync_bench's weft_mutex_handoff_1worker: main joining a fiber
+    // that never started; found with `weft fibers` + the dump's stats).
+    full_fence();
     wake_if_sleeping();
   }
 }
@@ -375,7 +427,12 @@ bool worker::wake_if_sleeping() noexcept {
 }
 
 fiber_control* worker::next_runnable() {
-  if (!inbox_.empty()) inbox_.drain_into(local_);
+  if (pause_pending()) serve_pause();
+  if (!inbox_.empty()) {
+    const std::size_t n = inbox_.drain_into(local_);
+    bump(counters_.remote_wakeups, n);
+    counters_.parked.store(counters_.parked.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
   serve_timers_and_io();
   // Now and then the oldest unstarted fiber goes first, so none starves behind newer spawns or
   // ready fibers; otherwise newest-first keeps spawn trees depth-first (few live stacks).
@@ -388,10 +445,43 @@ fiber_control* worker::next_runnable() {
 }
 
 void worker::serve_timers_and_io() {
-  if (!timers_.empty()) timers_.fire_due(clock::now());
+  if (!timers_.empty()) bump(counters_.timers, timers_.fire_due(clock::now()));
   // Poll I/O without blocking whenever the scheduler runs: at a bounded interval while run queues
   // never drain (fairness), and before looking elsewhere for work when they did.
-  if (poller& p = io(); p.registered.load(std::memory_order_relaxed) > 0) p.wait(0);
+  if (poller& p = io(); p.registered.load(std::memory_order_relaxed) > 0) {
+    bump(counters_.polls);
+    if (timing_) tls_in_reactor = true;
+    p.wait(0);
+    tls_in_reactor = false;
+  }
+}
+
+void worker::begin_running(fiber_control* f, std::uint64_t now) noexcept {
+  if (f->ready_tick != 0) {
+    const std::int64_t waited = now > f->ready_tick ? ticks_to_ns(static_cast<std::int64_t>(now - f->ready_tick)) : 0;
+    run_wait_.add(waited);
+    if (f->woken_by_reactor) wake_wait_.add(waited);
+    f->ready_tick = 0;
+    f->woken_by_reactor = false;
+  }
+  f->run_start_tick = now;
+}
+
+void worker::request_pause(std::uint64_t gen) noexcept {
+  pause_gen_.store(gen, std::memory_order_seq_cst);
+  poller_.load(std::memory_order_acquire)->wake();  // a sleeping worker serves it at once; a spinning one sees the flag
+}
+
+void worker::serve_pause() noexcept {
+  const std::uint64_t gen = pause_gen_.load(std::memory_order_acquire);
+  served_gen_ = gen;
+  if (dump_release_gen.load(std::memory_order_acquire) >= gen) return;  // that dump gave up on us
+  ack_gen_.store(gen, std::memory_order_release);
+  for (;;) {
+    const std::uint64_t r = dump_release_gen.load(std::memory_order_acquire);
+    if (r >= gen) break;
+    wait_on_word(dump_release_gen, r, no_deadline);
+  }
 }
 
 fiber_control* worker::steal() {
@@ -417,6 +507,7 @@ fiber_control* worker::steal() {
     }
     fiber_fifo got;
     if (victim->spawn_q_.steal_half(got) == 0) continue;
+    bump(counters_.steals);
     fiber_control* first = got.pop_front();
     while (fiber_control* f = got.pop_front()) spawn_q_.push(f);
     return first;
@@ -445,23 +536,28 @@ void worker::idle() {
     // Look only every few microseconds: each look pulls the other workers' queue cache lines
     // away from them, which would slow down the very workers we hope to help.
     for (int i = 0; i < 64; ++i) cpu_relax();
-    found = has_work() || rt_.stopping();
+    found = has_work() || rt_.stopping() || pause_pending();
   } while (!found && clock::now() < spin_until);
   rt_.spinning_workers.fetch_sub(1, std::memory_order_seq_cst);
   if (found) return;
   io_now.sleeping.store(true, std::memory_order_seq_cst);
   rt_.idle_workers.fetch_add(1, std::memory_order_seq_cst);
-  if (!has_work() && !rt_.stopping()) {
+  if (!has_work() && !rt_.stopping() && !pause_pending()) {
     std::int64_t timeout_ns = -1;
     if (!timers_.empty()) {
       auto left = timers_.next_deadline() - clock::now();
       timeout_ns = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
     }
+    bump(counters_.polls);
+    if (timing_) tls_in_reactor = true;
+    if (timeout_ns < 0) asleep_no_timer_.store(true, std::memory_order_seq_cst);
     io_now.wait(timeout_ns);
+    asleep_no_timer_.store(false, std::memory_order_seq_cst);
+    tls_in_reactor = false;
   }
   io_now.sleeping.store(false, std::memory_order_seq_cst);
   rt_.idle_workers.fetch_sub(1, std::memory_order_seq_cst);
-  if (!timers_.empty()) timers_.fire_due(clock::now());
+  if (!timers_.empty()) bump(counters_.timers, timers_.fire_due(clock::now()));
 }
 
 }  // namespace fiber::detail

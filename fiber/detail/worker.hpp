@@ -21,6 +21,7 @@
 #pragma once
 
 #include <fiber/detail/context_switch.hpp>
+#include <fiber/detail/fast_clock.hpp>
 #include <fiber/detail/fiber_control.hpp>
 #include <fiber/detail/os/poller.hpp>
 #include <fiber/detail/spinlock.hpp>
@@ -38,16 +39,49 @@ namespace fiber::detail {
 
 class runtime_core;
 
+// Per-worker counters for fiber::runtime::stats() (fiber/debug.hpp). Written only by the owner
+// thread (relaxed load + store: a plain increment, no locked instruction), read by anyone.
+using counter = std::atomic<std::uint64_t>;
+inline void bump(counter& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline void drop(counter& c) noexcept { c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+
+struct worker_counters {
+  counter switches{0}, steals{0}, parks{0}, remote_wakeups{0}, polls{0}, io_waits{0}, timers{0};
+  counter started{0};  // live started fibers homed here
+  counter parked{0};   // of those, parked (woken ones still count until their worker takes them)
+};
+
+// Log2 latency buckets (bucket i holds [2^i, 2^(i+1)) ns; the last one is open-ended), owner-written.
+struct latency_counters {
+  static constexpr std::size_t buckets = 36;
+  counter bucket[buckets] = {};
+  counter sum_ns{0};
+  void add(std::int64_t ns) noexcept {
+    const auto v = static_cast<std::uint64_t>(ns < 1 ? 1 : ns);
+    std::size_t i = static_cast<std::size_t>(63 - __builtin_clzll(v));
+    if (i >= buckets) i = buckets - 1;
+    bump(bucket[i]);
+    bump(sum_ns, v);
+  }
+};
+
+// WEFT_LATENCY_STATS=1: timestamps on every queueing and switch (run-queue wait and reactor
+// wake-to-run histograms, per-fiber CPU time). Read once, when the first runtime starts.
+bool latency_stats_enabled() noexcept;
+
 // Singly linked FIFO through fiber_control::next.
 class fiber_fifo {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
-  std::size_t size() const noexcept { return size_; }
+  // Any thread may read the size (stats); only the owner changes it.
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   void push_back(fiber_control* f) noexcept {
     f->next = nullptr;
     if (tail_) tail_->next = f; else head_ = f;
     tail_ = f;
-    ++size_;
+    size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   fiber_control* pop_front() noexcept {
     fiber_control* f = head_;
@@ -55,14 +89,14 @@ class fiber_fifo {
     head_ = f->next;
     if (!head_) tail_ = nullptr;
     f->next = nullptr;
-    --size_;
+    size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     return f;
   }
 
  private:
   fiber_control* head_ = nullptr;
   fiber_control* tail_ = nullptr;
-  std::size_t size_ = 0;
+  std::atomic<std::size_t> size_{0};
 };
 
 // Unstarted fibers. The owner runs the newest first (depth-first: a spawn-then-join tree keeps
@@ -76,6 +110,13 @@ class spawn_queue {
   // Moves about half of the queue (at least one, oldest first) to `out`; returns how many.
   std::size_t steal_half(fiber_fifo& out) noexcept;
   std::size_t approx_size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  // Calls fn(f) for each queued fiber under the queue's lock (fiber::dump()).
+  template <class Fn>
+  void for_each(Fn&& fn) {
+    lock_.lock();
+    for (std::size_t i = 0; i < count_; ++i) fn(ring_[(head_ + i) % ring_.size()]);
+    lock_.unlock();
+  }
 
  private:
   fiber_control* take_front_locked() noexcept;
@@ -91,7 +132,7 @@ class inbox {
  public:
   void push(fiber_control* f) noexcept;
   bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
-  void drain_into(fiber_fifo& out) noexcept;  // owner only; keeps push order
+  std::size_t drain_into(fiber_fifo& out) noexcept;  // owner only; keeps push order; returns how many
 
  private:
   std::atomic<fiber_control*> head_{nullptr};
@@ -148,6 +189,30 @@ class worker {
   std::uint32_t cpu_slot() const noexcept { return cpu_slot_; }
   bool has_ready_fibers() const noexcept { return !local_.empty() || !inbox_.empty(); }
 
+  // --- observability (fiber/debug.hpp, fiber/detail/dump.cpp) ---
+  const worker_counters& counters() const noexcept { return counters_; }
+  const latency_counters& run_queue_wait() const noexcept { return run_wait_; }
+  const latency_counters& wake_to_run() const noexcept { return wake_wait_; }
+  void note_io_wait() noexcept { bump(counters_.io_waits); }  // owner thread
+  std::size_t unstarted_count() const noexcept { return spawn_q_.approx_size(); }
+  std::size_t run_queue_length() const noexcept {
+    return local_.size() + spawn_q_.approx_size();
+  }
+  int thread_id() const noexcept { return tid_.load(std::memory_order_relaxed); }
+  // True while the worker sleeps with no timer and no work: the all-asleep check's input.
+  bool asleep_without_timer() const noexcept { return asleep_no_timer_.load(std::memory_order_seq_cst); }
+  // Asleep with no timer, nothing queued and no descriptor registered (any thread may ask).
+  bool looks_idle() const noexcept {
+    return asleep_without_timer() && local_.size() == 0 && inbox_.empty() && spawn_q_.approx_size() == 0 &&
+           poller_.load(std::memory_order_acquire)->registered.load(std::memory_order_relaxed) == 0;
+  }
+  // Dump pauses (dump.cpp): request_pause(g) asks the worker to stop at its next scheduling point,
+  // acknowledge g and wait until dump_release_gen reaches g. While paused, its started_ list and the
+  // state, stack and wait record of each of its fibers are stable for the dumper to read.
+  void request_pause(std::uint64_t gen) noexcept;
+  bool paused_for(std::uint64_t gen) const noexcept { return ack_gen_.load(std::memory_order_acquire) == gen; }
+  fiber_control* started_list() const noexcept { return started_; }  // owner, or while paused
+
  private:
   static inline thread_local worker* tls_current = nullptr;
   enum class after : std::uint8_t { nothing, requeue, commit_park, finish };
@@ -163,6 +228,9 @@ class worker {
   void switch_away(fiber_control* self, after what, bool leaving_for_good);
   void finish(fiber_control* f) noexcept;
   void adopt(fiber_control* f) noexcept;  // f starts here: its home, and the started_ list
+  void serve_pause() noexcept;
+  void begin_running(fiber_control* f, std::uint64_t now) noexcept;  // timing_ only
+  bool pause_pending() const noexcept { return pause_gen_.load(std::memory_order_relaxed) != served_gen_; }
 
   runtime_core& rt_;
   const unsigned index_;
@@ -179,6 +247,10 @@ class worker {
   std::uint32_t steal_seed_;
   fiber_fifo local_;
   fiber_control* started_ = nullptr;  // every started, unfinished fiber of this worker (for gdb)
+  const bool timing_;                 // latency_stats_enabled()
+  std::uint64_t served_gen_ = 0;      // the last pause generation seen
+  worker_counters counters_;
+  latency_counters run_wait_, wake_wait_;
   timer_heap timers_;
   stack_cache stacks_;
   static constexpr std::size_t max_other_stack_sizes = 4;
@@ -187,6 +259,10 @@ class worker {
   // Shared. What other threads write (inbox_, spawn_q_) sits on cache lines of its own, away
   // from what the owner touches on every switch.
   alignas(64) std::atomic<std::uint32_t> progress_{0};  // bumped on every switch (owner writes, thieves read)
+  std::atomic<bool> asleep_no_timer_{false};
+  std::atomic<int> tid_{0};
+  std::atomic<std::uint64_t> pause_gen_{0};
+  std::atomic<std::uint64_t> ack_gen_{0};
   // The running fiber (null: the scheduler), published on every switch for the watchdog and for
   // lock spinners. Points into a process-wide table that outlives workers, so a spinner that read
   // a lock holder's slot never touches freed memory; a worker beyond the table uses own_cpu_.

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <fiber/detail/os/socket_ops.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <fiber/this_fiber.hpp>
 #include <net/errors.hpp>
 
@@ -109,6 +110,8 @@ std::error_code finish_connect(poll_descriptor& pd, const ::sockaddr* addr, ::so
                                before_park_fn before_park, failure* why) noexcept {
   const int fd = pd.fd();
   if (why) *why = failure::syscall;  // unless the wait itself ends it (below)
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::socket_connect, &pd, static_cast<std::uint64_t>(fd), addr,
+                               deadline);  // fiber::dump(): "socket connect on fd N to <addr>"
   for (;;) {
     if (before_park) {
       before_park(io_kind::write);

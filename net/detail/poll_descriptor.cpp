@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fiber/detail/fork_support.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <fiber/detail/worker.hpp>
 #include <mutex>
 #include <vector>
@@ -213,6 +214,7 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
   if (auto ec = ensure_registered()) return ec;
   auto stop = fiber::detail::current_stop_token();
   slot& s = slots_[static_cast<int>(kind)];
+  fiber::detail::wait_scope ws;  // fiber::dump(): "socket read/write on fd N"
   for (;;) {
     s.lock.lock();
     if (is_closed()) {
@@ -232,6 +234,8 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
     w.token = fiber::detail::prepare_park();
     s.waiters.push_back(&w);
     s.lock.unlock();
+    ws.arm(kind == io_kind::read ? fiber::detail::wait_kind::socket_read : fiber::detail::wait_kind::socket_write, this,
+           static_cast<std::uint64_t>(fd_), nullptr, deadline);
     const auto why = fiber::detail::park_until(w.token, deadline, stop);
     {
       std::lock_guard g(s.lock);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <mutex>
+#include <fiber/detail/wait_record.hpp>
 #include <net/detail/readiness_set.hpp>
 #include <net/errors.hpp>
 #include <net/resolve.hpp>
@@ -184,6 +185,7 @@ std::vector<endpoint> resolve(std::string_view host, std::string_view service, c
     hints.ai_socktype = SOCK_STREAM;  // one entry per address (the port applies to any protocol)
     hints.ai_flags = numeric_port ? ARES_AI_NUMERICSERV : 0;
     ::ares_getaddrinfo(cg.ch, host_s.c_str(), service_s.c_str(), &hints, on_addrinfo, &q);
+    fiber::detail::wait_scope ws(fiber::detail::wait_kind::dns, nullptr, 0, host_s.c_str(), d.when());  // fiber::dump()
 
     while (!q.done) {
       fiber::detail::ready_descriptor ready[8];

@@ -37,7 +37,10 @@ void latch::wait() const noexcept {
     detail::waiter w;
     list_.enqueue_locked(w);
     list_.guard().unlock();
-    list_.park(w, detail::no_deadline);
+    {
+      detail::wait_scope ws(detail::wait_kind::latch, this);
+      list_.park(w, detail::no_deadline);
+    }
     list_.guard().lock();
   }
   list_.guard().unlock();
@@ -67,7 +70,12 @@ bool wait_group::wait_until_steady(detail::clock::time_point deadline) const noe
     detail::waiter w;
     list_.enqueue_locked(w);
     list_.guard().unlock();
-    if (list_.park(w, deadline) == detail::wake_reason::timeout) {
+    detail::wake_reason why;
+    {
+      detail::wait_scope ws(detail::wait_kind::wait_group, this, 0, nullptr, deadline);
+      why = list_.park(w, deadline);
+    }
+    if (why == detail::wake_reason::timeout) {
       list_.guard().lock();
       const bool done = count_ == 0;
       list_.guard().unlock();

@@ -88,7 +88,12 @@ future_status future_state_base::wait_until(clock::time_point deadline) {
     waiter w;
     list_.enqueue_locked(w);
     list_.guard().unlock();
-    if (list_.park(w, deadline) == wake_reason::timeout) return is_ready() ? future_status::ready : future_status::timeout;
+    wake_reason why;
+    {
+      wait_scope ws(wait_kind::future, this, 0, nullptr, deadline);
+      why = list_.park(w, deadline);
+    }
+    if (why == wake_reason::timeout) return is_ready() ? future_status::ready : future_status::timeout;
     list_.guard().lock();
   }
   list_.guard().unlock();

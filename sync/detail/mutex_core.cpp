@@ -2,6 +2,7 @@
 #include <sync/detail/mutex_core.hpp>
 
 #include <fiber/detail/assert.hpp>
+#include <fiber/detail/fiber_control.hpp>
 #include <fiber/this_fiber.hpp>
 
 #include <cstdio>
@@ -35,6 +36,7 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
   bool is_starving = false;   // we have waited longer than the threshold
   std::int64_t wait_start = 0;  // first park (0: never parked)
   int spins = 0;
+  wait_scope ws;                // armed at the first park: fiber::dump(), the deadlock check
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     // Free, not reserved, not kept for starving waiters: take it (barging).
@@ -88,6 +90,8 @@ bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
     }
     guard_.unlock();
 
+    ws.arm_record(w.token.who->wait, wait_kind::mutex, this, 0, nullptr, deadline);
+    if (deadlock_check_enabled) check_wait_cycle(w.token.who->wait);
     if (park_until(w.token, deadline) == wake_reason::notified) {
       spins = 0;
       is_starving = is_starving || steady_ns() - wait_start > threshold_ns;

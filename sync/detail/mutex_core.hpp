@@ -28,6 +28,7 @@
 
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <sync/detail/misuse.hpp>
 #include <sync/detail/wait_list.hpp>
 
@@ -65,6 +66,14 @@ class mutex_core {
     note_failed_try();
     return false;
   }
+  // One CAS on a free lock; no failure accounting (try_lock's yield-after-failures), no waiting.
+  bool try_lock_fast() noexcept {
+    std::uint32_t expected = 0;
+    if (!state_.compare_exchange_strong(expected, locked, std::memory_order_acquire, std::memory_order_relaxed))
+      return false;
+    note_holder();
+    return true;
+  }
   bool try_lock_until(clock::time_point deadline) {
     std::uint32_t expected = 0;
     if (!state_.compare_exchange_strong(expected, locked, std::memory_order_acquire, std::memory_order_relaxed) &&
@@ -82,7 +91,8 @@ class mutex_core {
   bool is_locked_or_reserved() const noexcept {
     return (state_.load(std::memory_order_relaxed) & (locked | reserved)) != 0;
   }
-  // The last holder recorded (meaningful while is_locked()); for diagnostics and misuse checks.
+  // The last holder recorded (meaningful while is_locked()): the holding fiber_control*, or the
+  // holding OS thread's parker; for diagnostics, the deadlock check and misuse checks.
   const void* holder_who() const noexcept { return holder_.load(std::memory_order_relaxed); }
 
  private:

@@ -9,6 +9,7 @@
 
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/detail/park.hpp>
+#include <fiber/detail/wait_record.hpp>
 #include <sync/detail/wait_list.hpp>
 
 #include <stop_token>

@@ -22,6 +22,7 @@ bool semaphore_core::acquire_slow(clock::time_point deadline) noexcept {
   w.token = prepare_park();
   waiters_.push_back(&w);
   guard_.unlock();
+  wait_scope ws(wait_kind::semaphore, this, 0, nullptr, deadline);
   if (park_until(w.token, deadline) == wake_reason::notified) return true;  // a unit was handed over
   guard_.lock();
   // Not linked any more: a release popped us and its unpark failed; it put the unit back itself.

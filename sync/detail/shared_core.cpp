@@ -46,11 +46,13 @@ bool shared_core::try_lock_shared() noexcept {
 
 bool shared_core::wait_for_release(std::uint32_t gen, clock::time_point deadline) noexcept {
   spinlock& g = blocked_readers_.guard();
+  wait_scope ws;
   g.lock();
   while (!at_or_after(released_gen_, gen)) {
     waiter w;
     blocked_readers_.enqueue_locked(w);
     g.unlock();
+    ws.arm(wait_kind::shared_mutex_reader, this, 0, nullptr, deadline);
     const wake_reason why = blocked_readers_.park(w, deadline);
     g.lock();
     if (why == wake_reason::timeout && !at_or_after(released_gen_, gen)) {
@@ -87,10 +89,14 @@ bool shared_core::try_lock() noexcept {
 }
 
 bool shared_core::lock_until(clock::time_point deadline) noexcept {
-  if (deadline == no_deadline) {
-    writers_.lock();
-  } else if (!writers_.try_lock_until(deadline)) {
-    return false;
+  wait_scope ws;  // armed only when another writer holds the lock (the fast path stays one CAS)
+  if (!writers_.try_lock_fast()) {
+    ws.arm(wait_kind::shared_mutex_writer, this, 0, nullptr, deadline);
+    if (deadline == no_deadline) {
+      writers_.lock();
+    } else if (!writers_.try_lock_until(deadline)) {
+      return false;
+    }
   }
   spinlock& g = blocked_readers_.guard();
   const std::uint32_t gen = generation(readers_.load(std::memory_order_relaxed)) + 1;  // writers_ held: stable
@@ -108,12 +114,14 @@ bool shared_core::lock_until(clock::time_point deadline) noexcept {
 
 bool shared_core::wait_for_departures(std::uint64_t active, clock::time_point deadline) noexcept {
   spinlock& g = blocked_readers_.guard();
+  wait_scope ws;
   g.lock();
   departing_ += static_cast<std::int64_t>(active);
   while (departing_ != 0) {
     writer_token_ = prepare_park();
     const park_token token = writer_token_;
     g.unlock();
+    ws.arm(wait_kind::shared_mutex_writer, this, 0, nullptr, deadline);
     const wake_reason why = park_until(token, deadline);
     g.lock();
     if (why == wake_reason::timeout && departing_ != 0) {

@@ -15,6 +15,9 @@ std::vector<int> allowed_cpus();
 void pin_current_thread(int cpu) noexcept;
 // Best effort: names the calling thread (at most 15 characters are kept on Linux).
 void name_current_thread(const char* name) noexcept;
+// The kernel's id of the calling thread (Linux: gettid(), the tid in /proc and in gdb; elsewhere a
+// per-process number that is unique while the thread lives). Dumps name waiting threads by it.
+int current_thread_id() noexcept;
 // The calling thread's stack: lowest address and size (for sanitizers' view of the worker's own
 // context). False if the platform cannot tell.
 bool current_thread_stack(void*& lo, std::size_t& size) noexcept;

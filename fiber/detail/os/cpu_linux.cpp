@@ -1,9 +1,11 @@
 // cpu_linux.cpp — os/cpu.hpp on Linux: sched_getaffinity, the cgroup v2 cpu.max quota,
-// pthread_setaffinity_np, pthread_setname_np.
+// pthread_setaffinity_np, pthread_setname_np, gettid.
 #include <fiber/detail/os/cpu.hpp>
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -64,5 +66,7 @@ void name_current_thread(const char* name) noexcept {
   std::snprintf(shortened, sizeof shortened, "%s", name);
   ::pthread_setname_np(::pthread_self(), shortened);
 }
+
+int current_thread_id() noexcept { return static_cast<int>(::syscall(SYS_gettid)); }
 
 }  // namespace fiber::detail

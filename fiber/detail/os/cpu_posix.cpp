@@ -2,6 +2,9 @@
 // quotas to honour), no pinning (macOS has no affinity API), pthread naming in each system's form.
 #include <fiber/detail/os/cpu.hpp>
 
+#include <atomic>
+#include <cstdint>
+
 #include <pthread.h>
 #include <unistd.h>
 #if defined(__FreeBSD__) || defined(__OpenBSD__)
@@ -48,6 +51,18 @@ void name_current_thread(const char* name) noexcept {
   ::pthread_setname_np(::pthread_self(), "%s", const_cast<char*>(name));
 #else
   (void)name;
+#endif
+}
+
+int current_thread_id() noexcept {
+#if defined(__APPLE__)
+  std::uint64_t id = 0;
+  ::pthread_threadid_np(nullptr, &id);
+  return static_cast<int>(id);
+#else
+  static std::atomic<int> next{1};  // a number per thread, given on first use
+  thread_local const int mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
 #endif
 }
 
