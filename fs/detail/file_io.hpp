@@ -1,0 +1,35 @@
+// file_io.hpp — one file system call that parks only the calling fiber: the one path behind
+// fiber::fs (fs/fs.hpp) and the hook library's file calls (hook/file_hooks.cpp).
+//
+//   long n = fiber::fs::detail::file_call({.op = io_op::read, .fd = fd, .buf = p, .len = n, .offset = off});
+//
+// Where it runs:
+// - on a fiber whose worker has a completion engine (io_uring): submitted to the worker's ring
+//   (IORING_OP_READ/WRITE/READV/WRITEV/FSYNC/OPENAT/STATX), the fiber parks until the completion;
+//   the calling fiber's stop token cancels it where the kernel can (the result is then -ECANCELED,
+//   or what the kernel had done when the cancel came too late);
+// - on any other fiber (epoll, kqueue): on the blocking pool (fiber::blocking's threads) — a read
+//   first tries preadv2(RWF_NOWAIT), which never blocks and answers from the page cache;
+// - on a plain OS thread: the system call, blocking that thread.
+// Results are the kernel's: >= 0, or -errno (short counts at end of file, EBADF, EISDIR, EINVAL for
+// a misaligned O_DIRECT transfer, ...). A read or write at io_request::current_position uses and
+// advances the file offset as read(2)/write(2) do; the caller serializes such calls on one
+// descriptor when it needs them to see each other's offset (io_uring does not take the kernel's
+// f_pos lock across an operation that goes asynchronous).
+#pragma once
+
+#include <fiber/detail/os/completion.hpp>
+
+namespace fiber::fs::detail {
+
+using fiber::detail::io_op;
+using fiber::detail::io_request;
+
+// Runs `r` (read, write, readv, writev, fsync, fdatasync, openat, close, statx) as described above.
+// `stopped` (optional) is set when a stop request ended it (result -ECANCELED).
+long file_call(const io_request& r, bool* stopped = nullptr) noexcept;
+
+// True when file_call on the calling fiber would use a completion engine (io_uring) for `op`.
+bool file_call_in_kernel(io_op op) noexcept;
+
+}  // namespace fiber::fs::detail
