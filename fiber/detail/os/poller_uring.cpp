@@ -62,6 +62,9 @@ namespace {
 
 constexpr unsigned sq_entries = 512;
 constexpr unsigned cq_entries = 4096;
+// A wait that brought this many completions may have been cut short by the kernel's batch limit
+// (20 deferred task-work items per io_uring_enter): the next wait(0) drains.
+constexpr int behind_threshold = 16;
 
 constexpr std::uint64_t poll_bit = std::uint64_t{1} << 63;
 constexpr std::uint64_t tag_mask = 7;
@@ -213,20 +216,26 @@ class uring_poller final : public poller, public completion_engine {
   int wait(std::int64_t timeout_ns) noexcept override {
     if (dead_.load(std::memory_order_acquire) || !own()) return 0;
     if (remote_pending_.load(std::memory_order_acquire)) drain_remote_removes();
+    io_uring_cqe* cqe = nullptr;
     if (timeout_ns == 0) {
+      // The kernel runs at most 20 deferred completions per io_uring_enter unless asked for more,
+      // and clears IORING_SQ_TASKRUN even when it leaves some behind: a drain asks for a full CQ's
+      // worth with a zero timeout, and `behind_` remembers that an earlier enter may have stopped short.
       const unsigned kflags = IO_URING_READ_ONCE(*ring_.sq.kflags);
-      if (io_uring_sq_ready(&ring_) > 0 || (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
-        io_uring_submit_and_get_events(&ring_);
-    } else {
-      io_uring_cqe* cqe = nullptr;
-      if (timeout_ns < 0) {
-        io_uring_submit_and_wait(&ring_, 1);
-      } else {
-        __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
-        io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      if (io_uring_sq_ready(&ring_) > 0 || (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) || behind_) {
+        __kernel_timespec zero{0, 0};
+        io_uring_submit_and_wait_timeout(&ring_, &cqe, cq_entries, &zero, nullptr);
       }
+    } else if (timeout_ns < 0) {
+      io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
-    return reap();
+    unsigned seen = 0;
+    const int n = reap(seen);
+    behind_ = seen >= behind_threshold;
+    return n;
   }
 
   void wake() noexcept override {
@@ -458,8 +467,9 @@ class uring_poller final : public poller, public completion_engine {
     }
   }
 
-  // Dispatches every completion in the CQ ring; returns how many descriptor events and completions.
-  int reap() noexcept {
+  // Dispatches every completion in the CQ ring; returns how many descriptor events and completions,
+  // adds how many CQEs it saw to `total`.
+  int reap(unsigned& total) noexcept {
     int dispatched = 0;
     for (;;) {
       unsigned head;
@@ -470,6 +480,7 @@ class uring_poller final : public poller, public completion_engine {
         dispatched += dispatch(cqe->user_data, cqe->res, cqe->flags);
       }
       if (seen == 0) return dispatched;
+      total += seen;
       io_uring_cq_advance(&ring_, seen);
     }
   }
@@ -511,6 +522,7 @@ class uring_poller final : public poller, public completion_engine {
   bool ring_live_ = false;
   bool disabled_ = false;
   bool dontfork_ = false;
+  bool behind_ = false;  // the last enter may have left deferred completions in the kernel
   std::atomic<bool> enabled_{false};
   std::atomic<bool> dead_{false};
   std::atomic<int> wakefd_{-1};
