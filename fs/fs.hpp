@@ -40,8 +40,8 @@ using const_buffer = fiber::net::const_buffer;
 class file {
  public:
   file() noexcept = default;
-  explicit file(int fd) noexcept : fd_(fd) {}  // takes ownership of an open descriptor
-  file(file&& o) noexcept : fd_(o.release()) {}
+  explicit file(int fd) noexcept;  // takes ownership of an open descriptor
+  file(file&& o) noexcept : direct_(o.direct_), fd_(o.release()) {}
   file& operator=(file&& o) noexcept;
   ~file();
   file(const file&) = delete;
@@ -80,6 +80,8 @@ class file {
   void close(std::error_code& ec) noexcept;
 
  private:
+  file(int fd, bool direct) noexcept : direct_(direct), fd_(fd) {}
+  bool direct_ = false;  // opened with O_DIRECT: reads never try the page cache first
   int fd_ = -1;
 };
 

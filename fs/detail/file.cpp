@@ -33,13 +33,15 @@ T or_throw(T value, const std::error_code& ec, const char* what) {
   return value;
 }
 
-long transfer(io_op op, int fd, void* p, std::size_t n, std::uint64_t offset, std::error_code& ec) noexcept {
+long transfer(io_op op, int fd, void* p, std::size_t n, std::uint64_t offset, std::error_code& ec,
+              bool direct = false) noexcept {
   if (fd < 0) {
     ec = std::make_error_code(std::errc::bad_file_descriptor);
     return -1;
   }
   bool stopped = false;
-  const long r = file_call({.op = op, .fd = fd, .buf = p, .len = chunk(n), .offset = offset}, &stopped);
+  const long r = file_call(
+      {.op = op, .fd = fd, .buf = p, .len = chunk(n), .flags = direct ? O_DIRECT : 0, .offset = offset}, &stopped);
   if (r < 0) {
     ec = error_of(r, stopped);
     return -1;
@@ -50,10 +52,16 @@ long transfer(io_op op, int fd, void* p, std::size_t n, std::uint64_t offset, st
 
 }  // namespace
 
+file::file(int fd) noexcept : fd_(fd) {
+  const int fl = fd >= 0 ? ::fcntl(fd, F_GETFL) : -1;
+  direct_ = fl >= 0 && (fl & O_DIRECT) != 0;
+}
+
 file& file::operator=(file&& o) noexcept {
   if (this != &o) {
     std::error_code ignored;
     close(ignored);
+    direct_ = o.direct_;
     fd_ = o.release();
   }
   return *this;
@@ -86,11 +94,11 @@ file file::open(const std::filesystem::path& path, int flags, mode_t mode, std::
     return file();
   }
   ec.clear();
-  return file(static_cast<int>(r));
+  return file(static_cast<int>(r), (flags & O_DIRECT) != 0);
 }
 
 std::size_t file::read_some(mutable_buffer buf, std::error_code& ec) noexcept {
-  const long r = transfer(io_op::read, fd_, buf.data(), buf.size(), io_request::current_position, ec);
+  const long r = transfer(io_op::read, fd_, buf.data(), buf.size(), io_request::current_position, ec, direct_);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -104,7 +112,7 @@ std::size_t file::read_at(std::uint64_t offset, mutable_buffer buf, std::error_c
   ec.clear();
   while (done < buf.size()) {
     auto* p = static_cast<char*>(buf.data()) + done;
-    const long r = transfer(io_op::read, fd_, p, buf.size() - done, offset + done, ec);
+    const long r = transfer(io_op::read, fd_, p, buf.size() - done, offset + done, ec, direct_);
     if (r <= 0) break;  // end of file, or the error in ec
     done += static_cast<std::size_t>(r);
   }

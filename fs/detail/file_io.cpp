@@ -114,7 +114,8 @@ long file_call(const io_request& r, bool* stopped) noexcept {
   if (stopped) *stopped = false;
   if (!fiber::detail::in_fiber()) return direct(r);
   // Reads try the page cache first unless the backend measured its own way faster (completion).
-  if (r.op == io_op::read && fiber::detail::completion_mode_for(r.op) != fiber::detail::op_mode::completion) {
+  if (r.op == io_op::read && !(r.flags & O_DIRECT) &&
+      fiber::detail::completion_mode_for(r.op) != fiber::detail::op_mode::completion) {
     const long got = read_nowait(r);
     if (got != -EAGAIN) {
       if (got <= 0 || static_cast<std::uint32_t>(got) == r.len) return got;

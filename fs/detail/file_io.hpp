@@ -25,6 +25,8 @@ namespace fiber::fs::detail {
 using fiber::detail::io_op;
 using fiber::detail::io_request;
 
+// For read/write/readv/writev, r.flags may carry O_DIRECT: the descriptor was opened with it, so a
+// read is never tried with RWF_NOWAIT (a direct read waits for the device even then).
 // Runs `r` (read, write, readv, writev, fsync, fdatasync, openat, close, statx) as described above.
 // `stopped` (optional) is set when a stop request ended it (result -ECANCELED).
 long file_call(const io_request& r, bool* stopped = nullptr) noexcept;
