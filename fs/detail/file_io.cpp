@@ -86,12 +86,16 @@ long offloaded(const io_request& r) noexcept {
 }
 
 // One call on a fiber: in the worker's ring when it has one, else on the blocking pool.
-long on_fiber(const io_request& r, bool* stopped) noexcept {
-  if (auto* engine = fiber::detail::completion_engine_for(r.op)) {
+long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
+  // io_uring does not advance the file position after a direct transfer that completed
+  // asynchronously (only inline completions update f_pos): those go to the pool, exact.
+  const bool positionless_ring = r.offset == io_request::current_position && (r.flags & O_DIRECT);
+  if (auto* engine = positionless_ring ? nullptr : fiber::detail::completion_engine_for(r.op)) {
     fiber::detail::completion_end end;
     bool submitted = false;
-    const int res = fiber::detail::await_completion(*engine, r, fiber::detail::no_deadline,
-                                                    fiber::detail::current_stop_token(), nullptr, end, &submitted);
+    const int res = fiber::detail::await_completion(
+        *engine, r, fiber::detail::no_deadline, honour_stop ? fiber::detail::current_stop_token() : std::stop_token(),
+        nullptr, end, &submitted);
     if (submitted) {
       if (end == fiber::detail::completion_end::stopped) {
         if (stopped) *stopped = true;
@@ -110,7 +114,7 @@ long on_fiber(const io_request& r, bool* stopped) noexcept {
 
 bool file_call_in_kernel(io_op op) noexcept { return fiber::detail::completion_engine_for(op) != nullptr; }
 
-long file_call(const io_request& r, bool* stopped) noexcept {
+long file_call(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   if (stopped) *stopped = false;
   if (!fiber::detail::in_fiber()) return direct(r);
   // Reads try the page cache first unless the backend measured its own way faster (completion).
@@ -124,11 +128,11 @@ long file_call(const io_request& r, bool* stopped) noexcept {
       rest.buf = static_cast<char*>(r.buf) + got;
       rest.len = r.len - static_cast<std::uint32_t>(got);
       if (r.offset != io_request::current_position) rest.offset = r.offset + static_cast<std::uint64_t>(got);
-      const long more = on_fiber(rest, stopped);
+      const long more = on_fiber(rest, stopped, honour_stop);
       return more < 0 ? got : got + more;
     }
   }
-  return on_fiber(r, stopped);
+  return on_fiber(r, stopped, honour_stop);
 }
 
 }  // namespace fiber::fs::detail

@@ -26,10 +26,14 @@ using fiber::detail::io_op;
 using fiber::detail::io_request;
 
 // For read/write/readv/writev, r.flags may carry O_DIRECT: the descriptor was opened with it, so a
-// read is never tried with RWF_NOWAIT (a direct read waits for the device even then).
+// read is never tried with RWF_NOWAIT (a direct read waits for the device even then), and a transfer
+// at the file position runs on the blocking pool (io_uring leaves f_pos alone when a direct transfer
+// completes asynchronously).
 // Runs `r` (read, write, readv, writev, fsync, fdatasync, openat, close, statx) as described above.
-// `stopped` (optional) is set when a stop request ended it (result -ECANCELED).
-long file_call(const io_request& r, bool* stopped = nullptr) noexcept;
+// `stopped` (optional) is set when a stop request ended it (result -ECANCELED). Without
+// `honour_stop` the calling fiber's stop token is ignored (the hooks: POSIX file calls do not fail
+// with EINTR).
+long file_call(const io_request& r, bool* stopped = nullptr, bool honour_stop = true) noexcept;
 
 // True when file_call on the calling fiber would use a completion engine (io_uring) for `op`.
 bool file_call_in_kernel(io_op op) noexcept;
