@@ -41,7 +41,7 @@ class file {
  public:
   file() noexcept = default;
   explicit file(int fd) noexcept;  // takes ownership of an open descriptor
-  file(file&& o) noexcept : direct_(o.direct_), fd_(o.release()) {}
+  file(file&& o) noexcept : hints_(o.hints_), fd_(o.release()) {}
   file& operator=(file&& o) noexcept;
   ~file();
   file(const file&) = delete;
@@ -80,8 +80,7 @@ class file {
   void close(std::error_code& ec) noexcept;
 
  private:
-  file(int fd, bool direct) noexcept : direct_(direct), fd_(fd) {}
-  bool direct_ = false;  // opened with O_DIRECT: reads never try the page cache first
+  std::uint8_t hints_ = 0;  // O_DIRECT, in-memory file system (fs/detail/file_io.hpp), found at open
   int fd_ = -1;
 };
 

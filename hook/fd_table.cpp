@@ -12,6 +12,7 @@
 #include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/this_fiber.hpp>
+#include <fs/detail/file_io.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/original.hpp>
 #include <thread>
@@ -193,9 +194,8 @@ fd_entry* lookup_or_init(int fd) noexcept {
       fill_managed(*e, fd, S_ISSOCK(st.st_mode), app_nb);
     } else {
       const bool regular = S_ISREG(st.st_mode);
-      const int fl = regular ? WEFT_ORIG(fcntl)(fd, F_GETFL) : 0;
       e->regular_file.store(regular, std::memory_order_relaxed);
-      e->file_direct.store(fl > 0 && (fl & O_DIRECT) != 0, std::memory_order_relaxed);
+      e->file_hints.store(regular ? fiber::fs::detail::file_hints(fd) : 0, std::memory_order_relaxed);
       e->state.store(fd_state::plain, std::memory_order_release);
     }
     return e;
@@ -223,8 +223,11 @@ void adopt(int fd, bool is_socket, bool app_nonblock) noexcept {
 }
 
 void note_file_flags(int fd, long flags) noexcept {
-  if (fd_entry* e = find_entry(fd); e && e->regular_file.load(std::memory_order_relaxed))
-    e->file_direct.store((flags & O_DIRECT) != 0, std::memory_order_relaxed);
+  if (fd_entry* e = find_entry(fd); e && e->regular_file.load(std::memory_order_relaxed)) {
+    const std::uint8_t h = e->file_hints.load(std::memory_order_relaxed);
+    const std::uint8_t d = fiber::fs::detail::hint_direct;
+    e->file_hints.store(static_cast<std::uint8_t>((flags & O_DIRECT) ? (h | d) : (h & ~d)), std::memory_order_relaxed);
+  }
 }
 
 void reset(int fd) noexcept {

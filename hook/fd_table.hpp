@@ -74,10 +74,11 @@ struct fd_entry {
   std::atomic<std::uint64_t> closing_dev{0};
   std::atomic<std::uint64_t> closing_ino{0};
   // Plain entries seen on a fiber: a regular file (the file hooks serve it: hook/file_hooks.cpp) and
-  // whether it was opened O_DIRECT. For a regular file, lock[0] serializes the calls that use the
-  // file position (read, write, readv, writev) while they run in the kernel's ring.
+  // what fiber::fs needs to know about it (O_DIRECT, an in-memory file system: file_io.hpp's hints).
+  // For a regular file, lock[0] serializes the calls that use the file position (read, write, readv,
+  // writev) while they run in the kernel's ring.
   std::atomic<bool> regular_file{false};
-  std::atomic<bool> file_direct{false};
+  std::atomic<std::uint8_t> file_hints{0};
   fiber::timed_mutex lock[2];
 };
 
@@ -130,7 +131,7 @@ void make_plain(int fd) noexcept;
 // Forgets whatever we knew about fd number `fd` (it was just created by a call we did not manage).
 void reset(int fd) noexcept;
 
-// After a successful fcntl(F_SETFL, flags): a regular file's O_DIRECT follows the flags.
+// After a successful fcntl(F_SETFL, flags): a regular file's O_DIRECT hint follows the flags.
 void note_file_flags(int fd, long flags) noexcept;
 
 enum class close_result { none, managed, already_closing };

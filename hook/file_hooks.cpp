@@ -74,8 +74,8 @@ ssize_t file_transfer(fd_entry& e, io_op op, int fd, void* buf, std::size_t len,
                      .fd = fd,
                      .buf = buf,
                      .len = static_cast<std::uint32_t>(vector ? len : (len < max_transfer ? len : max_transfer)),
-                     .flags = e.file_direct.load(std::memory_order_relaxed) ? O_DIRECT : 0,
-                     .offset = offset};
+                     .offset = offset,
+                     .hints = e.file_hints.load(std::memory_order_relaxed)};
   note_blocking_call(what(op));
   if (offset == io_request::current_position && fiber::fs::detail::file_call_in_kernel(op)) {
     std::lock_guard serial(e.lock[0]);  // the ring does not hold the kernel's f_pos lock

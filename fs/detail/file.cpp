@@ -34,14 +34,14 @@ T or_throw(T value, const std::error_code& ec, const char* what) {
 }
 
 long transfer(io_op op, int fd, void* p, std::size_t n, std::uint64_t offset, std::error_code& ec,
-              bool direct = false) noexcept {
+              std::uint8_t hints) noexcept {
   if (fd < 0) {
     ec = std::make_error_code(std::errc::bad_file_descriptor);
     return -1;
   }
   bool stopped = false;
   const long r = file_call(
-      {.op = op, .fd = fd, .buf = p, .len = chunk(n), .flags = direct ? O_DIRECT : 0, .offset = offset}, &stopped);
+      {.op = op, .fd = fd, .buf = p, .len = chunk(n), .offset = offset, .hints = hints}, &stopped);
   if (r < 0) {
     ec = error_of(r, stopped);
     return -1;
@@ -52,16 +52,13 @@ long transfer(io_op op, int fd, void* p, std::size_t n, std::uint64_t offset, st
 
 }  // namespace
 
-file::file(int fd) noexcept : fd_(fd) {
-  const int fl = fd >= 0 ? ::fcntl(fd, F_GETFL) : -1;
-  direct_ = fl >= 0 && (fl & O_DIRECT) != 0;
-}
+file::file(int fd) noexcept : hints_(fd >= 0 ? detail::file_hints(fd) : 0), fd_(fd) {}
 
 file& file::operator=(file&& o) noexcept {
   if (this != &o) {
     std::error_code ignored;
     close(ignored);
-    direct_ = o.direct_;
+    hints_ = o.hints_;
     fd_ = o.release();
   }
   return *this;
@@ -94,11 +91,11 @@ file file::open(const std::filesystem::path& path, int flags, mode_t mode, std::
     return file();
   }
   ec.clear();
-  return file(static_cast<int>(r), (flags & O_DIRECT) != 0);
+  return file(static_cast<int>(r));
 }
 
 std::size_t file::read_some(mutable_buffer buf, std::error_code& ec) noexcept {
-  const long r = transfer(io_op::read, fd_, buf.data(), buf.size(), io_request::current_position, ec, direct_);
+  const long r = transfer(io_op::read, fd_, buf.data(), buf.size(), io_request::current_position, ec, hints_);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -112,7 +109,7 @@ std::size_t file::read_at(std::uint64_t offset, mutable_buffer buf, std::error_c
   ec.clear();
   while (done < buf.size()) {
     auto* p = static_cast<char*>(buf.data()) + done;
-    const long r = transfer(io_op::read, fd_, p, buf.size() - done, offset + done, ec, direct_);
+    const long r = transfer(io_op::read, fd_, p, buf.size() - done, offset + done, ec, hints_);
     if (r <= 0) break;  // end of file, or the error in ec
     done += static_cast<std::size_t>(r);
   }
@@ -129,7 +126,7 @@ std::size_t file::write_all(const_buffer buf, std::error_code& ec) noexcept {
   ec.clear();
   while (done < buf.size()) {
     auto* p = const_cast<char*>(static_cast<const char*>(buf.data())) + done;
-    const long r = transfer(io_op::write, fd_, p, buf.size() - done, io_request::current_position, ec);
+    const long r = transfer(io_op::write, fd_, p, buf.size() - done, io_request::current_position, ec, hints_);
     if (r < 0) break;
     if (r == 0) {  // a regular file that takes nothing: no space, as write(2) would go on to say
       ec = std::make_error_code(std::errc::no_space_on_device);
@@ -151,7 +148,7 @@ std::size_t file::write_at(std::uint64_t offset, const_buffer buf, std::error_co
   ec.clear();
   while (done < buf.size()) {
     auto* p = const_cast<char*>(static_cast<const char*>(buf.data())) + done;
-    const long r = transfer(io_op::write, fd_, p, buf.size() - done, offset + done, ec);
+    const long r = transfer(io_op::write, fd_, p, buf.size() - done, offset + done, ec, hints_);
     if (r < 0) break;
     if (r == 0) {
       ec = std::make_error_code(std::errc::no_space_on_device);
@@ -168,7 +165,7 @@ void file::write_at(std::uint64_t offset, const_buffer buf) {
   if (ec) throw std::system_error(ec, "weft: fs::file::write_at");
 }
 
-void file::sync(std::error_code& ec) noexcept { transfer(io_op::fsync, fd_, nullptr, 0, 0, ec); }
+void file::sync(std::error_code& ec) noexcept { transfer(io_op::fsync, fd_, nullptr, 0, 0, ec, 0); }
 
 void file::sync() {
   std::error_code ec;
@@ -176,7 +173,7 @@ void file::sync() {
   if (ec) throw std::system_error(ec, "weft: fs::file::sync");
 }
 
-void file::datasync(std::error_code& ec) noexcept { transfer(io_op::fdatasync, fd_, nullptr, 0, 0, ec); }
+void file::datasync(std::error_code& ec) noexcept { transfer(io_op::fdatasync, fd_, nullptr, 0, 0, ec, 0); }
 
 void file::datasync() {
   std::error_code ec;

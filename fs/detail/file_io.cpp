@@ -4,7 +4,9 @@
 #include <fs/detail/file_io.hpp>
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -89,7 +91,7 @@ long offloaded(const io_request& r) noexcept {
 long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   // io_uring does not advance the file position after a direct transfer that completed
   // asynchronously (only inline completions update f_pos): those go to the pool, exact.
-  const bool positionless_ring = r.offset == io_request::current_position && (r.flags & O_DIRECT);
+  const bool positionless_ring = r.offset == io_request::current_position && (r.hints & hint_direct);
   if (auto* engine = positionless_ring ? nullptr : fiber::detail::completion_engine_for(r.op)) {
     fiber::detail::completion_end end;
     bool submitted = false;
@@ -110,15 +112,39 @@ long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   return offloaded(r);
 }
 
+bool is_transfer(io_op op) noexcept {
+  return op == io_op::read || op == io_op::write || op == io_op::readv || op == io_op::writev;
+}
+
+std::size_t transfer_bytes(const io_request& r) noexcept {
+  if (r.op == io_op::read || r.op == io_op::write) return r.len;
+  std::size_t n = 0;
+  const auto* iov = static_cast<const ::iovec*>(r.buf);
+  for (std::uint32_t i = 0; i < r.len && i < 1024; ++i) n += iov[i].iov_len;
+  return r.len > 1024 ? ~std::size_t{0} : n;
+}
+
+constexpr std::size_t memory_direct_max = 256 * 1024;
+
 }  // namespace
 
 bool file_call_in_kernel(io_op op) noexcept { return fiber::detail::completion_engine_for(op) != nullptr; }
 
+std::uint8_t file_hints(int fd) noexcept {
+  std::uint8_t h = 0;
+  const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
+  if (fl >= 0 && (fl & O_DIRECT)) h |= hint_direct;
+  struct statfs sfs {};
+  if (::syscall(SYS_fstatfs, fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) h |= hint_memory;
+  return h;
+}
+
 long file_call(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   if (stopped) *stopped = false;
   if (!fiber::detail::in_fiber()) return direct(r);
+  if ((r.hints & hint_memory) && is_transfer(r.op) && transfer_bytes(r) <= memory_direct_max) return direct(r);
   // Reads try the page cache first unless the backend measured its own way faster (completion).
-  if (r.op == io_op::read && !(r.flags & O_DIRECT) &&
+  if (r.op == io_op::read && !(r.hints & hint_direct) &&
       fiber::detail::completion_mode_for(r.op) != fiber::detail::op_mode::completion) {
     const long got = read_nowait(r);
     if (got != -EAGAIN) {

@@ -20,15 +20,23 @@
 
 #include <fiber/detail/os/completion.hpp>
 
+#include <cstdint>
+
 namespace fiber::fs::detail {
 
 using fiber::detail::io_op;
 using fiber::detail::io_request;
 
-// For read/write/readv/writev, r.flags may carry O_DIRECT: the descriptor was opened with it, so a
-// read is never tried with RWF_NOWAIT (a direct read waits for the device even then), and a transfer
-// at the file position runs on the blocking pool (io_uring leaves f_pos alone when a direct transfer
-// completes asynchronously).
+// r.hints for read/write/readv/writev:
+//   hint_direct — the descriptor is O_DIRECT: a read is never tried with RWF_NOWAIT (a direct read
+//     waits for the device even then), and a transfer at the file position runs on the blocking pool
+//     (io_uring leaves f_pos alone when a direct transfer completes asynchronously);
+//   hint_memory — the file lives in memory (tmpfs, ramfs): a transfer of up to 256 KiB is the system
+//     call itself, a memory copy that never waits for a device (tmpfs has no RWF_NOWAIT).
+// file_hints(fd) computes them once per descriptor (fcntl + fstatfs).
+inline constexpr std::uint8_t hint_direct = 1;
+inline constexpr std::uint8_t hint_memory = 2;
+std::uint8_t file_hints(int fd) noexcept;
 // Runs `r` (read, write, readv, writev, fsync, fdatasync, openat, close, statx) as described above.
 // `stopped` (optional) is set when a stop request ended it (result -ECANCELED). Without
 // `honour_stop` the calling fiber's stop token is ignored (the hooks: POSIX file calls do not fail

@@ -60,6 +60,7 @@ struct io_request {
   std::uint64_t offset = 0; // read/write/readv/writev: the file offset or current_position
   const char* path = nullptr;  // openat/statx
   std::uint32_t mode = 0;      // openat: the creation mode; statx: the mask
+  std::uint8_t hints = 0;      // what the caller knows about the file (fs/detail/file_io.hpp); engines ignore it
 };
 
 // Receives the result of one submitted request (res >= 0, or -errno as the kernel reports it).

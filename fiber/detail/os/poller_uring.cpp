@@ -64,7 +64,8 @@ constexpr unsigned sq_entries = 512;
 constexpr unsigned cq_entries = 4096;
 // A wait that brought this many completions may have been cut short by the kernel's batch limit
 // (20 deferred task-work items per io_uring_enter): the next wait(0) drains.
-constexpr int behind_threshold = 16;
+constexpr unsigned behind_threshold = 16;
+constexpr int max_drain_rounds = 16;  // per wait(0): at most this many enters (320 deferred items)
 
 constexpr std::uint64_t poll_bit = std::uint64_t{1} << 63;
 constexpr std::uint64_t tag_mask = 7;
@@ -74,6 +75,15 @@ constexpr std::uint64_t tag_ignore = 2;
 constexpr std::uint32_t gen_mask = 0x7fffffff;
 
 constexpr unsigned poll_interest = POLLIN | POLLOUT | POLLRDHUP | POLLPRI;
+
+// Receives arm the socket's poll first instead of trying the receive at submission: a fiber that
+// submits one has usually just found nothing to read (hybrid mode: EAGAIN) or just answered the
+// peer, which has not replied yet (request/response). Data already there fires the poll at once.
+// WEFT_IO_URING_RECV_TRY_FIRST=1 turns it off (the measurement's other arm).
+const std::uint16_t recv_poll_first = [] {
+  const char* env = std::getenv("WEFT_IO_URING_RECV_TRY_FIRST");
+  return static_cast<std::uint16_t>(env && *env == '1' ? 0 : IORING_RECVSEND_POLL_FIRST);
+}();
 
 std::uint64_t poll_user_data(int fd, std::uint32_t gen) noexcept {
   return poll_bit | (std::uint64_t{gen & gen_mask} << 32) | static_cast<std::uint32_t>(fd);
@@ -216,17 +226,27 @@ class uring_poller final : public poller, public completion_engine {
   int wait(std::int64_t timeout_ns) noexcept override {
     if (dead_.load(std::memory_order_acquire) || !own()) return 0;
     if (remote_pending_.load(std::memory_order_acquire)) drain_remote_removes();
-    io_uring_cqe* cqe = nullptr;
     if (timeout_ns == 0) {
-      // The kernel runs at most 20 deferred completions per io_uring_enter unless asked for more,
-      // and clears IORING_SQ_TASKRUN even when it leaves some behind: a drain asks for a full CQ's
-      // worth with a zero timeout, and `behind_` remembers that an earlier enter may have stopped short.
+      // The kernel runs at most 20 deferred completions per io_uring_enter(GETEVENTS) that waits for
+      // none, and clears IORING_SQ_TASKRUN even when it leaves some behind. So: enter when there is
+      // something to submit, the kernel flags work, or the last enter may have stopped short
+      // (`behind_`); and enter again while an enter brings a full batch. (A zero-timeout wait for
+      // more would drain in one call, but arms a timer: measured dearer than a few plain enters.)
       const unsigned kflags = IO_URING_READ_ONCE(*ring_.sq.kflags);
-      if (io_uring_sq_ready(&ring_) > 0 || (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) || behind_) {
-        __kernel_timespec zero{0, 0};
-        io_uring_submit_and_wait_timeout(&ring_, &cqe, cq_entries, &zero, nullptr);
+      if (io_uring_sq_ready(&ring_) == 0 && !(kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) && !behind_)
+        return reap_all();
+      int n = 0;
+      for (int round = 0; round < max_drain_rounds; ++round) {
+        io_uring_submit_and_get_events(&ring_);
+        unsigned seen = 0;
+        n += reap(seen);
+        behind_ = seen >= behind_threshold;
+        if (!behind_) break;
       }
-    } else if (timeout_ns < 0) {
+      return n;
+    }
+    io_uring_cqe* cqe = nullptr;
+    if (timeout_ns < 0) {
       io_uring_submit_and_wait(&ring_, 1);
     } else {
       __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
@@ -418,12 +438,14 @@ class uring_poller final : public poller, public completion_engine {
     switch (r.op) {
       case io_op::recv:
         io_uring_prep_recv(sqe, r.fd, r.buf, r.len, r.flags);
+        sqe->ioprio |= recv_poll_first;
         break;
       case io_op::send:
         io_uring_prep_send(sqe, r.fd, r.buf, r.len, r.flags);
         break;
       case io_op::recvmsg:
         io_uring_prep_recvmsg(sqe, r.fd, static_cast<msghdr*>(r.buf), static_cast<unsigned>(r.flags));
+        sqe->ioprio |= recv_poll_first;
         break;
       case io_op::sendmsg:
         io_uring_prep_sendmsg(sqe, r.fd, static_cast<const msghdr*>(r.buf), static_cast<unsigned>(r.flags));
@@ -465,6 +487,11 @@ class uring_poller final : public poller, public completion_engine {
         io_uring_prep_nop(sqe);
         break;
     }
+  }
+
+  int reap_all() noexcept {
+    unsigned seen = 0;
+    return reap(seen);
   }
 
   // Dispatches every completion in the CQ ring; returns how many descriptor events and completions,
