@@ -12,6 +12,7 @@
 #include <fiber/detail/fork_support.hpp>
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/this_fiber.hpp>
+#include <fs/detail/file_io.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/original.hpp>
 #include <hook/posix_time.hpp>
@@ -72,6 +73,7 @@ void fill_managed(fd_entry& e, int fd, bool is_socket, bool app_nonblock) noexce
   e.rcv_timeout_ns.store(is_socket ? timeout_ns(fd, SO_RCVTIMEO) : 0, std::memory_order_relaxed);
   e.snd_timeout_ns.store(is_socket ? timeout_ns(fd, SO_SNDTIMEO) : 0, std::memory_order_relaxed);
   e.description.store(0, std::memory_order_relaxed);
+  e.regular_file.store(false, std::memory_order_relaxed);
   if (auto* old = e.pd.exchange(fiber::net::detail::poll_descriptor::create(fd, /*owns_fd=*/false))) old->release();
   e.state.store(fd_state::managed, std::memory_order_seq_cst);
 }
@@ -192,6 +194,9 @@ fd_entry* lookup_or_init(int fd) noexcept {
       bool app_nb = make_nonblocking(fd);
       fill_managed(*e, fd, S_ISSOCK(st.st_mode), app_nb);
     } else {
+      const bool regular = S_ISREG(st.st_mode);
+      e->regular_file.store(regular, std::memory_order_relaxed);
+      e->file_hints.store(regular ? fiber::fs::detail::file_hints(fd) : 0, std::memory_order_relaxed);
       e->state.store(fd_state::plain, std::memory_order_release);
     }
     return e;
@@ -216,6 +221,14 @@ void adopt(int fd, bool is_socket, bool app_nonblock) noexcept {
   claim(*e);
   if (!app_nonblock) make_nonblocking(fd);
   fill_managed(*e, fd, is_socket, app_nonblock);
+}
+
+void note_file_flags(int fd, long flags) noexcept {
+  if (fd_entry* e = find_entry(fd); e && e->regular_file.load(std::memory_order_relaxed)) {
+    const std::uint8_t h = e->file_hints.load(std::memory_order_relaxed);
+    const std::uint8_t d = fiber::fs::detail::hint_direct;
+    e->file_hints.store(static_cast<std::uint8_t>((flags & O_DIRECT) ? (h | d) : (h & ~d)), std::memory_order_relaxed);
+  }
 }
 
 void reset(int fd) noexcept {
@@ -381,6 +394,7 @@ void make_plain(int fd) noexcept {
     if (fl >= 0 && (fl & O_NONBLOCK)) WEFT_ORIG(fcntl)(fd, F_SETFL, fl & ~O_NONBLOCK);
   }
   e->description.store(0, std::memory_order_relaxed);
+  e->regular_file.store(false, std::memory_order_relaxed);  // a socket or FIFO handed to stdio
   e->state.store(fd_state::plain, std::memory_order_release);
 }
 

@@ -5,7 +5,8 @@
 //   unknown   — never seen, or closed: hooks pass straight through to libc;
 //   plain     — seen on a fiber and not pollable (regular file, terminal, eventfd, ...), or one of
 //               fds 0–2 first seen by a hook (shared with other processes: never switched to
-//               O_NONBLOCK), or handed to stdio (make_plain): pass through;
+//               O_NONBLOCK), or handed to stdio (make_plain): pass through — except regular files
+//               on a fiber, whose reads, writes and syncs park only the fiber (file_hooks.cpp);
 //   managed   — a socket or FIFO that hooks drive: the real fd is O_NONBLOCK, `app_nonblock` holds
 //               the program's own view of O_NONBLOCK, `rcv_timeout`/`snd_timeout` its SO_RCVTIMEO /
 //               SO_SNDTIMEO, `pd` the poll_descriptor (owns_fd = false) waits go through;
@@ -73,6 +74,12 @@ struct fd_entry {
   // hook sees (open, eventfd, ...) may take the number in between: it is not the one being closed.
   std::atomic<std::uint64_t> closing_dev{0};
   std::atomic<std::uint64_t> closing_ino{0};
+  // Plain entries seen on a fiber: a regular file (the file hooks serve it: hook/file_hooks.cpp) and
+  // what fiber::fs needs to know about it (O_DIRECT, an in-memory file system: file_io.hpp's hints).
+  // For a regular file, lock[0] serializes the calls that use the file position (read, write, readv,
+  // writev) while they run in the kernel's ring.
+  std::atomic<bool> regular_file{false};
+  std::atomic<std::uint8_t> file_hints{0};
   fiber::timed_mutex lock[2];
 };
 
@@ -124,6 +131,9 @@ void make_plain(int fd) noexcept;
 
 // Forgets whatever we knew about fd number `fd` (it was just created by a call we did not manage).
 void reset(int fd) noexcept;
+
+// After a successful fcntl(F_SETFL, flags): a regular file's O_DIRECT hint follows the flags.
+void note_file_flags(int fd, long flags) noexcept;
 
 enum class close_result { none, managed, already_closing };
 // Tears down the entry for `fd` before close(): marks it closing, wakes every parked waiter (they

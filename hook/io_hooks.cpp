@@ -7,7 +7,8 @@
 // written (blocking stream semantics), recv(MSG_WAITALL) until full or EOF. MSG_DONTWAIT and fds the
 // program made non-blocking return EAGAIN at once. Off a fiber the call is libc's, except on an fd a
 // fiber switched to non-blocking behind the program's back: then the blocking view is emulated by
-// waiting in poll(). Regular files, terminals and other non-pollable fds always pass through.
+// waiting in poll(). Regular files on a fiber go to file_hooks.cpp (they park only the fiber);
+// terminals and other non-pollable fds always pass through.
 // sendmmsg sends every message (blocking semantics, partial count on a later error); recvmmsg waits
 // for vlen messages, or one with MSG_WAITFORONE, and honours its timeout the way Linux does (checked
 // after each datagram); sendfile to a blocking socket or pipe sends `count` bytes or up to EOF.
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <climits>
 #include <hook/blocking_io.hpp>
+#include <hook/file_io.hpp>
 #include <hook/original.hpp>
 #include <hook/posix_time.hpp>
 #include <vector>
@@ -33,6 +35,10 @@ using weft::hook::detail::io_kind;
 using weft::hook::detail::mode;
 using weft::hook::detail::run_blocking;
 using weft::hook::detail::run_once;
+using weft::hook::detail::file_entry;
+using weft::hook::detail::file_transfer;
+using weft::hook::detail::io_op;
+constexpr auto at_position = weft::hook::detail::io_request::current_position;
 
 extern "C" [[noreturn]] void __chk_fail(void);
 
@@ -62,10 +68,13 @@ void iov_skip(const iovec* iov, int n, size_t skip, std::vector<iovec>& out) {
 extern "C" {
 
 ssize_t read(int fd, void* buf, size_t n) {
+  if (auto* f = file_entry(fd)) return file_transfer(*f, io_op::read, fd, buf, n, at_position);  // file_hooks.cpp
   return run_blocking(fd, io_kind::read, mode::once, n, [&](size_t) { return WEFT_ORIG(read)(fd, buf, n); });
 }
 
 ssize_t readv(int fd, const iovec* iov, int cnt) {
+  if (auto* f = cnt >= 0 ? file_entry(fd) : nullptr)
+    return file_transfer(*f, io_op::readv, fd, const_cast<iovec*>(iov), static_cast<size_t>(cnt), at_position);
   return run_blocking(fd, io_kind::read, mode::once, 1, [&](size_t) { return WEFT_ORIG(readv)(fd, iov, cnt); });
 }
 
@@ -91,12 +100,15 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
+  if (auto* f = file_entry(fd)) return file_transfer(*f, io_op::write, fd, const_cast<void*>(buf), n, at_position);
   return run_blocking(fd, io_kind::write, mode::all, n, [&](size_t done) {
     return WEFT_ORIG(write)(fd, static_cast<const char*>(buf) + done, n - done);
   });
 }
 
 ssize_t writev(int fd, const iovec* iov, int cnt) {
+  if (auto* f = cnt >= 0 ? file_entry(fd) : nullptr)
+    return file_transfer(*f, io_op::writev, fd, const_cast<iovec*>(iov), static_cast<size_t>(cnt), at_position);
   if (cnt <= 0 || cnt > IOV_MAX) return run_once(fd, [&] { return WEFT_ORIG(writev)(fd, iov, cnt); });
   std::vector<iovec> rest;
   return run_blocking(fd, io_kind::write, mode::all, iov_total(iov, cnt), [&](size_t done) {

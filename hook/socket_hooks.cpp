@@ -153,7 +153,11 @@ int do_fcntl(int fd, int cmd, long arg) {
       bool refused = false;
       wh::fd_entry* e = entry_for_mode(fd, refused);
       if (refused) return -1;
-      if (!e) return orig(fd, cmd, arg);
+      if (!e) {
+        const int r = orig(fd, cmd, arg);
+        if (r == 0) wh::note_file_flags(fd, arg);
+        return r;
+      }
       int r = orig(fd, cmd, arg | O_NONBLOCK);
       if (r == 0) set_app_nonblock(*e, (arg & O_NONBLOCK) != 0);
       return r;

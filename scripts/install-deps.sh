@@ -7,9 +7,9 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 packages=(build-essential cmake g++ clang-14 pkg-config ca-certificates gdb patch
   libboost-context-dev libboost-fiber-dev libmimalloc-dev libc-ares-dev libgtest-dev libbenchmark-dev
-  libhiredis-dev libcurl4-openssl-dev redis-server nginx)
+  libhiredis-dev libcurl4-openssl-dev redis-server nginx liburing-dev)
 if [[ ${1:-} == --demo ]]; then
-  packages+=(golang-go gnuplot-nox procps)
+  packages+=(golang-go gnuplot-nox procps fio wrk)
 fi
 missing=()
 for p in "${packages[@]}"; do

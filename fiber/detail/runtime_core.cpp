@@ -113,11 +113,24 @@ runtime_core::runtime_core(const runtime_options& options) {
   }
   const std::vector<int> cpus = options.pin_workers ? allowed_cpus() : std::vector<int>();
   backend_ = requested_backend(options.io_backend);
-  std::unique_ptr<poller> io = first_poller(backend_);
-  for (unsigned i = 0; i < n; ++i) {
-    if (i > 0) io = make_poller(backend_);
-    workers_.push_back(std::make_unique<worker>(*this, i, default_pool_->slot_size(), std::move(io)));
+  std::vector<std::unique_ptr<poller>> pollers;
+  pollers.push_back(first_poller(backend_));
+  while (pollers.size() < n) {
+    try {
+      pollers.push_back(make_poller(backend_));
+    } catch (const std::system_error& e) {
+      // A later worker's ring may fail where the first one did not (locked memory): all fall back.
+      const fiber::io_backend fallback = platform_default_backend();
+      if (backend_ == fallback) throw;
+      std::fprintf(stderr, "weft: io backend '%s' cannot start (%s); using '%s'\n", io_backend_name(backend_), e.what(),
+                   io_backend_name(fallback));
+      backend_ = fallback;
+      pollers.clear();
+      pollers.push_back(make_poller(backend_));
+    }
   }
+  for (unsigned i = 0; i < n; ++i)
+    workers_.push_back(std::make_unique<worker>(*this, i, default_pool_->slot_size(), std::move(pollers[i])));
   for (unsigned i = 0; i < n; ++i) {
     int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
     threads_.emplace_back([this, i, cpu] { workers_[i]->thread_main(cpu); });

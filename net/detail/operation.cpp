@@ -4,7 +4,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <fiber/detail/completion_wait.hpp>
 #include <fiber/detail/os/socket_ops.hpp>
 #include <fiber/detail/wait_record.hpp>
 #include <fiber/this_fiber.hpp>
@@ -51,12 +53,163 @@ std::size_t requested_bytes(const operation& op) noexcept {
   return total;
 }
 
+// ---- completion mode (a backend that runs whole operations: io_uring; os/completion.hpp)
+
+using fiber::detail::completion_end;
+using fiber::detail::io_op;
+using fiber::detail::io_request;
+
+io_op completion_kind(op_kind k) noexcept {
+  switch (k) {
+    case op_kind::recv:
+      return io_op::recv;
+    case op_kind::send:
+      return io_op::send;
+    case op_kind::recvmsg:
+    case op_kind::recvfrom:
+      return io_op::recvmsg;
+    case op_kind::sendmsg:
+    case op_kind::sendto:
+      return io_op::sendmsg;
+    case op_kind::accept:
+      return io_op::accept;
+    case op_kind::custom:
+      break;
+  }
+  return io_op::count_;
+}
+
+// A close() of the descriptor ends the wait (and cancels the operation): the fiber is one of the
+// slot's waiters while it is parked.
+class close_watch final : public fiber::detail::completion_watch {
+ public:
+  close_watch(poll_descriptor& pd, io_kind kind) noexcept : pd_(pd), kind_(kind) {}
+  bool over() const noexcept override { return pd_.is_closed(); }
+  bool publish(fiber::detail::park_token t) noexcept override {
+    w_.token = t;
+    return pd_.link_waiter(kind_, w_);
+  }
+  void withdraw() noexcept override { pd_.unlink_waiter(kind_, w_); }
+
+ private:
+  poll_descriptor& pd_;
+  io_kind kind_;
+  fiber::detail::waiter w_;
+};
+
+std::error_code wait_error(completion_end end) noexcept {
+  switch (end) {
+    case completion_end::timed_out:
+      return std::make_error_code(std::errc::timed_out);
+    case completion_end::stopped:
+      return std::make_error_code(std::errc::operation_canceled);
+    default:
+      return std::make_error_code(std::errc::bad_file_descriptor);
+  }
+}
+
+constexpr std::size_t max_transfer = 0x7ffff000;  // Linux's cap on one read/write
+
+// Runs `op` as one completion: true with `out` set when it ran (also on failure), false when the
+// engine could not take it or the kernel asks for the readiness loop (EAGAIN).
+bool perform_completion(poll_descriptor& pd, const operation& op, fiber::detail::completion_engine& engine,
+                        fiber::detail::clock::time_point deadline, std::error_code& ec, before_park_fn before_park,
+                        failure* why, long& out) noexcept {
+  const io_op kind = completion_kind(op.kind);
+  if (engine.mode(kind) == fiber::detail::op_mode::hybrid) {
+    for (;;) {  // the syscall first: on EAGAIN the kernel finishes it for us
+      const long r = attempt(pd.fd(), op);
+      if (r >= 0) {
+        out = r;
+        return true;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      ec = {errno, std::generic_category()};
+      if (why) *why = failure::syscall;
+      out = -1;
+      return true;
+    }
+  }
+  using fiber::detail::no_sigpipe_send_flag;
+  io_request req{.op = kind, .fd = pd.fd()};
+  ::iovec iov{op.buf, std::min(op.len, max_transfer)};
+  ::msghdr mh{};
+  switch (op.kind) {
+    case op_kind::recv:
+    case op_kind::send:
+      req.buf = op.buf;
+      req.len = static_cast<std::uint32_t>(iov.iov_len);
+      req.flags = op.flags | (op.kind == op_kind::send ? no_sigpipe_send_flag : 0);
+      break;
+    case op_kind::recvmsg:
+    case op_kind::sendmsg:
+      req.buf = op.msg;
+      req.flags = op.flags | (op.kind == op_kind::sendmsg ? no_sigpipe_send_flag : 0);
+      break;
+    case op_kind::recvfrom:
+      mh.msg_name = op.addr;
+      mh.msg_namelen = op.addrlen ? *op.addrlen : 0;
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      req.buf = &mh;
+      req.flags = op.flags;
+      break;
+    case op_kind::sendto:
+      mh.msg_name = const_cast<::sockaddr*>(op.peer);
+      mh.msg_namelen = op.peerlen;
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      req.buf = &mh;
+      req.flags = op.flags | no_sigpipe_send_flag;
+      break;
+    case op_kind::accept:
+      req.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+      break;
+    case op_kind::custom:
+      return false;
+  }
+  if (before_park) before_park(op.direction());
+  close_watch watch(pd, op.direction());
+  for (;;) {
+    completion_end end;
+    bool submitted = false;
+    const int res = fiber::detail::await_completion(engine, req, deadline, fiber::detail::current_stop_token(), &watch,
+                                                    end, &submitted);
+    if (!submitted) return false;
+    if (res >= 0) {
+      if (op.kind == op_kind::recvfrom && op.addrlen) *op.addrlen = mh.msg_namelen;
+      out = res;
+      return true;
+    }
+    if (end != completion_end::completed) {
+      ec = wait_error(end);
+      if (why) *why = failure::wait;
+      out = -1;
+      return true;
+    }
+    if (res == -EINTR) continue;
+    if (op.kind == op_kind::accept && (res == -ECONNABORTED || res == -EPROTO)) continue;  // that client gave up
+    if (res == -EAGAIN) return false;
+    ec = {-res, std::generic_category()};
+    if (why) *why = failure::syscall;
+    out = -1;
+    return true;
+  }
+}
+
 }  // namespace
 
 long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::time_point deadline, std::error_code& ec,
              before_park_fn before_park, failure* why) noexcept {
   ec.clear();
   if (why) *why = failure::none;
+  if (op.kind != op_kind::custom && !(op.flags & MSG_DONTWAIT)) {
+    if (auto* engine = fiber::detail::completion_engine_for(completion_kind(op.kind))) {
+      long out = -1;
+      if (perform_completion(pd, op, *engine, deadline, ec, before_park, why, out)) return out;
+    }
+  }
   const io_kind dir = op.direction();
   // Stream reads: skip a syscall that would only say EAGAIN (the read hint, poll_descriptor.hpp).
   bool try_first = !(op.stream && pd.read_first_would_fail());
@@ -141,6 +294,19 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
   if (!pd || !pd->begin_op()) return std::make_error_code(std::errc::bad_file_descriptor);
   std::error_code ec;
   const auto len = static_cast<socklen_t>(addrlen);
+  if (auto* engine = fiber::detail::completion_engine_for(io_op::connect)) {
+    close_watch watch(*pd, io_kind::write);
+    completion_end end;
+    bool submitted = false;
+    const int res = fiber::detail::await_completion(
+        *engine, {.op = io_op::connect, .fd = pd->fd(), .buf = const_cast<::sockaddr*>(addr), .len = len}, deadline,
+        fiber::detail::current_stop_token(), &watch, end, &submitted);
+    if (submitted) {
+      if (res < 0) ec = end != completion_end::completed ? wait_error(end) : errno_code(-res);
+      pd->end_op();
+      return ec;
+    }
+  }
   if (::connect(pd->fd(), addr, len) < 0) {
     if (errno == EINPROGRESS || errno == EINTR || errno == EAGAIN) {
       ec = finish_connect(*pd, addr, len, deadline, addr->sa_family == AF_UNIX);

@@ -251,6 +251,20 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
   }
 }
 
+bool poll_descriptor::link_waiter(io_kind kind, fiber::detail::waiter& w) noexcept {
+  slot& s = slots_[static_cast<int>(kind)];
+  std::lock_guard g(s.lock);
+  if (is_closed()) return false;  // close() sets the bit before it wakes under this lock
+  s.waiters.push_back(&w);
+  return true;
+}
+
+void poll_descriptor::unlink_waiter(io_kind kind, fiber::detail::waiter& w) noexcept {
+  slot& s = slots_[static_cast<int>(kind)];
+  std::lock_guard g(s.lock);
+  s.waiters.remove(&w);  // still linked unless a wake popped it
+}
+
 std::error_code poll_descriptor::wait_on_thread(io_kind kind, clock::time_point deadline) noexcept {
   using namespace std::chrono;
   constexpr auto slice = milliseconds(50);

@@ -63,6 +63,11 @@ class poll_descriptor final : public fiber::detail::io_handler {
   // The owner is done with this object: close() and recycle once idle. The pointer is dead after.
   void release() noexcept;
 
+  // Completion-mode operations (operation.cpp): `w` joins the waiters of `kind`, so that close()
+  // wakes it (readiness events may too: spurious). False, and not linked, if already closed.
+  bool link_waiter(io_kind kind, fiber::detail::waiter& w) noexcept;
+  void unlink_waiter(io_kind kind, fiber::detail::waiter& w) noexcept;
+
   void on_io_ready(std::uint32_t events, int error) noexcept override;
 
   // Read hint for stream sockets (net/detail/operation.cpp): after a read that came back short the

@@ -18,15 +18,18 @@
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -1376,5 +1379,228 @@ TEST(Conformance, GetaddrinfoNumericLocalhostAndHostsFile) {
               0);
     EXPECT_STREQ(host, "127.0.0.1");
     EXPECT_STREQ(serv, "443");
+  });
+}
+
+// ---- regular files (on fibers with hooks: ring operations or the blocking pool, never the worker) ----
+
+namespace {
+
+// A fresh directory on the file system of the working directory (the build tree: a real disk, where
+// O_DIRECT works; tmpfs may refuse it), removed at the end.
+struct file_dir {
+  std::string path;
+  file_dir() {
+    char templ[] = "./weft-conformance-XXXXXX";
+    if (mkdtemp(templ)) path = templ;
+  }
+  ~file_dir() {
+    if (!path.empty()) std::system(("rm -rf " + path).c_str());
+  }
+  std::string operator/(const char* name) const { return path + "/" + name; }
+};
+
+std::string file_pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 13 + seed) % 26);
+  return s;
+}
+
+}  // namespace
+
+TEST(Conformance, FileReadWriteAndTheFileOffset) {
+  file_dir dir;
+  run_task([&] {
+    const std::string name = dir / "f";
+    int fd = open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    EXPECT_EQ(write(fd, "hello ", 6), 6);
+    iovec out[2] = {{const_cast<char*>("wor"), 3}, {const_cast<char*>("ld"), 2}};
+    EXPECT_EQ(writev(fd, out, 2), 5);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 11);
+    char buf[32] = {};
+    EXPECT_EQ(pread(fd, buf, 5, 6), 5);  // positioned: the offset does not move
+    EXPECT_EQ(std::string(buf, 5), "world");
+    EXPECT_EQ(pwrite(fd, "HELLO", 5, 0), 5);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 11);
+    EXPECT_EQ(read(fd, buf, sizeof buf), 0);  // at the end
+    EXPECT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    EXPECT_EQ(read(fd, buf, 3), 3);
+    EXPECT_EQ(std::string(buf, 3), "HEL");
+    char a[4] = {}, b[4] = {};
+    iovec in[2] = {{a, 2}, {b, 3}};
+    EXPECT_EQ(readv(fd, in, 2), 5);  // from offset 3
+    EXPECT_EQ(std::string(a, 2) + std::string(b, 3), "LO wo");
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 8);
+    char c[3] = {}, d[3] = {};
+    iovec pin[2] = {{c, 3}, {d, 3}};
+    EXPECT_EQ(preadv(fd, pin, 2, 5), 6);
+    EXPECT_EQ(std::string(c, 3) + std::string(d, 3), " world");
+    iovec pout[1] = {{const_cast<char*>("!"), 1}};
+    EXPECT_EQ(pwritev(fd, pout, 1, 11), 1);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 8);
+    EXPECT_EQ(fsync(fd), 0);
+    EXPECT_EQ(fdatasync(fd), 0);
+    EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 12);  // short: end of file
+    EXPECT_EQ(std::string(buf, 12), "HELLO world!");
+    EXPECT_EQ(close(fd), 0);
+  });
+}
+
+TEST(Conformance, FileErrorsAreErrno) {
+  file_dir dir;
+  run_task([&] {
+    errno = 0;
+    EXPECT_EQ(open((dir / "missing").c_str(), O_RDONLY), -1);
+    EXPECT_EQ(errno, ENOENT);
+    const std::string name = dir / "e";
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600), -1);
+    EXPECT_EQ(errno, EEXIST);
+    char buf[8];
+    EXPECT_EQ(read(fd, buf, sizeof buf), -1);  // opened for writing only
+    EXPECT_EQ(errno, EBADF);
+    EXPECT_EQ(pread(fd, buf, sizeof buf, -1), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(pwrite(fd, "x", 1, -5), -1);
+    EXPECT_EQ(errno, EINVAL);
+    close(fd);
+    int ro = open(name.c_str(), O_RDONLY);
+    ASSERT_GE(ro, 0);
+    EXPECT_EQ(write(ro, "x", 1), -1);
+    EXPECT_EQ(errno, EBADF);
+    close(ro);
+    EXPECT_EQ(read(ro, buf, 1), -1);  // closed
+    EXPECT_EQ(errno, EBADF);
+    EXPECT_EQ(fsync(ro), -1);
+    EXPECT_EQ(errno, EBADF);
+    EXPECT_EQ(open(dir.path.c_str(), O_WRONLY), -1);
+    EXPECT_EQ(errno, EISDIR);
+    int d = open(dir.path.c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(d, 0);
+    EXPECT_EQ(read(d, buf, sizeof buf), -1);
+    EXPECT_EQ(errno, EISDIR);
+    int rel = openat(d, "e", O_RDONLY);  // relative to a directory descriptor
+    EXPECT_GE(rel, 0);
+    close(rel);
+    close(d);
+    int cr = creat((dir / "c").c_str(), 0640);
+    ASSERT_GE(cr, 0);
+    struct stat st {};
+    ASSERT_EQ(fstat(cr, &st), 0);
+    EXPECT_EQ(st.st_mode & 0777 & ~0640, 0u);  // the umask may only remove bits
+    EXPECT_EQ(write(cr, "z", 1), 1);
+    close(cr);
+  });
+}
+
+// Two tasks read one descriptor at its shared offset: each read advances the offset as the kernel's
+// does, so together they read every block exactly once.
+TEST(Conformance, FileTwoTasksSharingAnOffsetReadDisjointRanges) {
+  file_dir dir;
+  const std::string name = dir / "shared";
+  static constexpr int blocks = 512, block = 512;
+  {
+    std::string all;
+    for (int b = 0; b < blocks; ++b) {
+      std::string blk(block, '\0');
+      std::snprintf(blk.data(), blk.size(), "block %06d", b);
+      all += blk;
+    }
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_EQ(write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // cold: reads that wait for the disk
+    close(fd);
+  }
+  run_task([&] {
+    int fd = open(name.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    std::vector<int> seen_a, seen_b;
+    auto reader = [fd](std::vector<int>* seen) {
+      char buf[block];
+      for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        EXPECT_EQ(n, block);
+        int b = -1;
+        EXPECT_EQ(std::sscanf(buf, "block %d", &b), 1);
+        seen->push_back(b);
+      }
+    };
+    task t1([&] { reader(&seen_a); });
+    task t2([&] { reader(&seen_b); });
+    t1.join();
+    t2.join();
+    std::vector<int> all = seen_a;
+    all.insert(all.end(), seen_b.begin(), seen_b.end());
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(all.size(), static_cast<size_t>(blocks));
+    for (int b = 0; b < blocks; ++b) EXPECT_EQ(all[static_cast<size_t>(b)], b);
+    close(fd);
+  });
+}
+
+// O_APPEND writes from several tasks (each with its own descriptor) land whole, one after another.
+TEST(Conformance, FileAppendFromSeveralTasksIsAtomicPerWrite) {
+  file_dir dir;
+  const std::string name = dir / "log";
+  static constexpr int writers = 8, records = 200, size = 64;
+  run_task([&] {
+    std::vector<task> ts;
+    for (int w = 0; w < writers; ++w)
+      ts.emplace_back([&, w] {
+        int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        ASSERT_GE(fd, 0);
+        std::string rec(size - 1, static_cast<char>('A' + w));
+        rec += '\n';
+        for (int r = 0; r < records; ++r) ASSERT_EQ(write(fd, rec.data(), rec.size()), size);
+        EXPECT_EQ(fdatasync(fd), 0);
+        close(fd);
+      });
+    for (auto& t : ts) t.join();
+    int fd = open(name.c_str(), O_RDONLY);
+    std::string all(static_cast<size_t>(writers * records * size) + 1, '\0');
+    size_t got = 0;
+    for (ssize_t n; (n = read(fd, all.data() + got, all.size() - got)) > 0;) got += static_cast<size_t>(n);
+    close(fd);
+    ASSERT_EQ(got, static_cast<size_t>(writers * records * size));
+    for (size_t i = 0; i < got; i += size) {
+      EXPECT_EQ(all.substr(i, size - 1), std::string(size - 1, all[i])) << "record at " << i;
+      EXPECT_EQ(all[i + size - 1], '\n');
+    }
+  });
+}
+
+// O_DIRECT: misaligned buffers or offsets fail as the kernel reports it (EINVAL); aligned ones work.
+TEST(Conformance, FileODirectAlignmentErrorsAreTheKernels) {
+  file_dir dir;
+  const std::string name = dir / "direct";
+  {
+    const std::string data = file_pattern(1 << 16, 5);
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    close(fd);
+  }
+  int probe = open(name.c_str(), O_RDONLY | O_DIRECT);
+  if (probe < 0 && errno == EINVAL) GTEST_SKIP() << "no O_DIRECT on this file system";
+  close(probe);
+  run_task([&] {
+    int fd = open(name.c_str(), O_RDONLY | O_DIRECT);
+    ASSERT_GE(fd, 0);
+    void* raw = nullptr;
+    ASSERT_EQ(posix_memalign(&raw, 4096, 3 * 4096), 0);
+    char* mem = static_cast<char*>(raw);
+    EXPECT_EQ(pread(fd, mem, 4096, 4096), 4096);
+    EXPECT_EQ(std::string(mem, 8), file_pattern(1 << 16, 5).substr(4096, 8));
+    EXPECT_EQ(pread(fd, mem + 1, 4096, 4096), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(pread(fd, mem, 4096, 1), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(read(fd, mem, 4096), 4096);  // at the file position, aligned
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 4096);
+    free(raw);
+    close(fd);
   });
 }

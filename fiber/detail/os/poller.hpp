@@ -28,12 +28,17 @@
 //                    never EPOLL_CTL_DEL; kqueue: the child never inherited them). Then as shut_down.
 // io_event bits are weft's own; each backend translates its native flags.
 //
+// Optionally a backend runs whole operations (os/completion.hpp): completions() returns its engine
+// (io_uring), or null (epoll, kqueue). Completions in flight count in `registered`, so a worker with
+// only completions outstanding still polls its poller every scheduling round.
+//
 // Wake protocol (no lost wake-up, no needless syscall): a worker about to sleep sets `sleeping`
 // and re-checks its queues; a thread that queued work for it checks `sleeping` after queueing (both
 // seq_cst) and only then pays for wake(). Either the sleeper sees the work or the waker sees the flag.
 #pragma once
 
 #include <fiber/runtime.hpp>
+#include <fiber/detail/os/completion.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -75,9 +80,12 @@ class poller {
   virtual void wake() noexcept = 0;
   virtual void shut_down() noexcept = 0;
   virtual void abandon_after_fork() noexcept = 0;
+  // The backend's completion engine (owner thread only), or null: readiness only.
+  virtual completion_engine* completions() noexcept { return nullptr; }
 
   std::atomic<bool> sleeping{false};
-  std::atomic<int> registered{0};  // descriptors registered, to skip polling when there are none
+  // Descriptors registered (and completions in flight), to skip polling when there are none.
+  std::atomic<int> registered{0};
 
  protected:
   poller() = default;

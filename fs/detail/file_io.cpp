@@ -1,0 +1,164 @@
+// file_io.cpp — file_call(): io_uring completion, the blocking pool, or the plain system call
+// (fs/detail/file_io.hpp). System calls are made raw (syscall(2)), so that an interposer — weft's
+// own hook library, whose read()/pread() lead here — never sees them.
+#include <fs/detail/file_io.hpp>
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fiber/blocking.hpp>
+#include <fiber/detail/completion_wait.hpp>
+
+namespace fiber::fs::detail {
+
+namespace {
+
+constexpr long cur = -1;  // preadv2/pwritev2's "the file position"
+
+long pos_of(const io_request& r) noexcept {
+  return r.offset == io_request::current_position ? cur : static_cast<long>(r.offset);
+}
+
+// The system call itself, on the calling thread (EINTR retried; close never is: Linux closed it).
+long direct(const io_request& r) noexcept {
+  for (;;) {
+    long res = -1;
+    ::iovec one{r.buf, r.len};
+    switch (r.op) {
+      case io_op::read:
+        res = ::syscall(SYS_preadv2, r.fd, &one, 1, pos_of(r), 0L, 0);
+        break;
+      case io_op::write:
+        res = ::syscall(SYS_pwritev2, r.fd, &one, 1, pos_of(r), 0L, 0);
+        break;
+      case io_op::readv:
+        res = ::syscall(SYS_preadv2, r.fd, r.buf, r.len, pos_of(r), 0L, 0);
+        break;
+      case io_op::writev:
+        res = ::syscall(SYS_pwritev2, r.fd, r.buf, r.len, pos_of(r), 0L, 0);
+        break;
+      case io_op::fsync:
+        res = ::syscall(SYS_fsync, r.fd);
+        break;
+      case io_op::fdatasync:
+        res = ::syscall(SYS_fdatasync, r.fd);
+        break;
+      case io_op::openat:
+        res = ::syscall(SYS_openat, r.fd, r.path, r.flags, r.mode);
+        break;
+      case io_op::close:
+        res = ::syscall(SYS_close, r.fd);
+        return res < 0 ? -errno : res;
+      case io_op::statx:
+        res = ::syscall(SYS_statx, r.fd, r.path, r.flags, r.mode, r.buf);
+        break;
+      default:
+        return -EINVAL;
+    }
+    if (res >= 0) return res;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+// A read that the page cache can answer without blocking: >= 0 bytes (possibly fewer than asked:
+// the cached part), or -EAGAIN (not cached, or the kernel cannot tell without blocking).
+long read_nowait(const io_request& r) noexcept {
+  ::iovec one{r.buf, r.len};
+  for (;;) {
+    const long res = ::syscall(SYS_preadv2, r.fd, &one, 1, pos_of(r), 0L, RWF_NOWAIT);
+    if (res >= 0) return res;
+    if (errno == EINTR) continue;
+    return errno == EOPNOTSUPP ? -EAGAIN : -errno;
+  }
+}
+
+long offloaded(const io_request& r) noexcept {
+  struct job {
+    const io_request* r;
+    long res;
+  } j{&r, 0};
+  fiber::detail::run_offloaded([](void* p) { static_cast<job*>(p)->res = direct(*static_cast<job*>(p)->r); }, &j);
+  return j.res;
+}
+
+// One call on a fiber: in the worker's ring when it has one, else on the blocking pool.
+long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
+  // io_uring does not advance the file position after a direct transfer that completed
+  // asynchronously (only inline completions update f_pos): those go to the pool, exact.
+  const bool positionless_ring = r.offset == io_request::current_position && (r.hints & hint_direct);
+  if (auto* engine = positionless_ring ? nullptr : fiber::detail::completion_engine_for(r.op)) {
+    fiber::detail::completion_end end;
+    bool submitted = false;
+    const int res = fiber::detail::await_completion(
+        *engine, r, fiber::detail::no_deadline, honour_stop ? fiber::detail::current_stop_token() : std::stop_token(),
+        nullptr, end, &submitted);
+    if (submitted) {
+      if (end == fiber::detail::completion_end::stopped) {
+        if (stopped) *stopped = true;
+        return -ECANCELED;
+      }
+      return res;
+    }
+  }
+  // Calls that do not wait for a device (closing a file, statx of an open one) are not worth a trip
+  // to the blocking pool.
+  if (r.op == io_op::close || r.op == io_op::statx) return direct(r);
+  return offloaded(r);
+}
+
+bool is_transfer(io_op op) noexcept {
+  return op == io_op::read || op == io_op::write || op == io_op::readv || op == io_op::writev;
+}
+
+std::size_t transfer_bytes(const io_request& r) noexcept {
+  if (r.op == io_op::read || r.op == io_op::write) return r.len;
+  std::size_t n = 0;
+  const auto* iov = static_cast<const ::iovec*>(r.buf);
+  for (std::uint32_t i = 0; i < r.len && i < 1024; ++i) n += iov[i].iov_len;
+  return r.len > 1024 ? ~std::size_t{0} : n;
+}
+
+constexpr std::size_t memory_direct_max = 256 * 1024;
+
+}  // namespace
+
+bool file_call_in_kernel(io_op op) noexcept { return fiber::detail::completion_engine_for(op) != nullptr; }
+
+std::uint8_t file_hints(int fd) noexcept {
+  std::uint8_t h = 0;
+  const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
+  if (fl >= 0 && (fl & O_DIRECT)) h |= hint_direct;
+  struct statfs sfs {};
+  if (::syscall(SYS_fstatfs, fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) h |= hint_memory;
+  return h;
+}
+
+long file_call(const io_request& r, bool* stopped, bool honour_stop) noexcept {
+  if (stopped) *stopped = false;
+  if (!fiber::detail::in_fiber()) return direct(r);
+  if ((r.hints & hint_memory) && is_transfer(r.op) && transfer_bytes(r) <= memory_direct_max) return direct(r);
+  // Reads try the page cache first unless the backend measured its own way faster (completion).
+  if (r.op == io_op::read && !(r.hints & hint_direct) &&
+      fiber::detail::completion_mode_for(r.op) != fiber::detail::op_mode::completion) {
+    const long got = read_nowait(r);
+    if (got != -EAGAIN) {
+      if (got <= 0 || static_cast<std::uint32_t>(got) == r.len) return got;
+      // Partly cached: the rest as one more call, so that the count is short only at end of file.
+      io_request rest = r;
+      rest.buf = static_cast<char*>(r.buf) + got;
+      rest.len = r.len - static_cast<std::uint32_t>(got);
+      if (r.offset != io_request::current_position) rest.offset = r.offset + static_cast<std::uint64_t>(got);
+      const long more = on_fiber(rest, stopped, honour_stop);
+      return more < 0 ? got : got + more;
+    }
+  }
+  return on_fiber(r, stopped, honour_stop);
+}
+
+}  // namespace fiber::fs::detail

@@ -1,0 +1,183 @@
+// fiber_uring_test.cpp — the io_uring backend by name: it is used when asked for and the kernel has
+// it; a ring that cannot start (forced with the test knob WEFT_TEST_IO_URING_FAIL=1, read by the
+// backend's constructor) falls back to epoll with one line on stderr and the runtime works; waits
+// are bounded by timers; wake-ups from plain threads reach a worker asleep in its ring; a fork child
+// gets rings of its own. Skipped where io_uring is not built.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fiber/detail/os/poller.hpp>
+#include <fiber/fiber.hpp>
+#include <net/net.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace fd = fiber::detail;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct env_override {
+  std::string name, saved;
+  bool had = false;
+  env_override(const char* n, const char* value) : name(n) {
+    if (const char* e = std::getenv(n)) {
+      saved = e;
+      had = true;
+    }
+    if (value)
+      ::setenv(n, value, 1);
+    else
+      ::unsetenv(n);
+  }
+  ~env_override() {
+    if (had)
+      ::setenv(name.c_str(), saved.c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+};
+
+void echo_round_trip(fiber::runtime& rt) {
+  auto [a, b] = fiber::net::unix_stream::pair();
+  auto echo = rt.spawn([&b] {
+    char buf[64];
+    std::size_t n = b.read_some(buf, 5s);
+    b.write_all(fiber::net::const_buffer(buf, n), 5s);
+  });
+  std::string got = rt.run([&a] {
+    fiber::this_fiber::sleep_for(5ms);
+    a.write_all("ping", 5s);
+    char buf[8];
+    std::size_t n = a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s);
+    return std::string(buf, n);
+  });
+  echo.join();
+  EXPECT_EQ(got, "ping");
+}
+
+bool built() { return fd::io_backend_built(fiber::io_backend::io_uring); }
+
+}  // namespace
+
+TEST(IoUring, UsedWhenAskedForByName) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+  env_override hide("WEFT_IO_BACKEND", nullptr);
+  testing::internal::CaptureStderr();
+  fiber::runtime rt({.workers = 2, .io_backend = fiber::io_backend::io_uring});
+  const std::string err = testing::internal::GetCapturedStderr();
+  if (rt.io_backend() != fiber::io_backend::io_uring) {
+    // A kernel without io_uring (or seccomp): the fallback must have said so.
+    EXPECT_NE(err.find("io backend 'io_uring' cannot start"), std::string::npos) << err;
+    GTEST_SKIP() << "the kernel refused io_uring: " << err;
+  }
+  EXPECT_EQ(err, "");
+  echo_round_trip(rt);
+}
+
+TEST(IoUring, EnvironmentNameSelectsIt) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+  env_override pick("WEFT_IO_BACKEND", "io_uring");
+  fiber::runtime rt({.workers = 1, .io_backend = fiber::io_backend::epoll});
+  EXPECT_TRUE(rt.io_backend() == fiber::io_backend::io_uring || rt.io_backend() == fd::platform_default_backend());
+  echo_round_trip(rt);
+}
+
+TEST(IoUring, StartupFailureFallsBackToEpollWithOneLine) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+  env_override hide("WEFT_IO_BACKEND", nullptr);
+  env_override fail("WEFT_TEST_IO_URING_FAIL", "1");
+  testing::internal::CaptureStderr();
+  fiber::runtime rt({.workers = 2, .io_backend = fiber::io_backend::io_uring});
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rt.io_backend(), fd::platform_default_backend());
+  EXPECT_EQ(err.rfind("weft: io backend 'io_uring' cannot start (", 0), 0u) << err;
+  EXPECT_NE(err.find("; using 'epoll'\n"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;  // one line, not one per worker
+  echo_round_trip(rt);
+}
+
+TEST(IoUring, TimersBoundTheRingWait) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+  fiber::runtime rt({.workers = 1, .io_backend = fiber::io_backend::io_uring});
+  rt.run([] {
+    for (int i = 0; i < 50; ++i) {
+      const auto t0 = steady::now();
+      fiber::this_fiber::sleep_for(2ms);
+      EXPECT_GE(steady::now() - t0, 2ms);
+    }
+    // A deadline with nothing else to wake the worker: the ring wait itself must end.
+    auto [a, b] = fiber::net::unix_stream::pair();
+    char c;
+    std::error_code ec;
+    const auto t0 = steady::now();
+    b.read_some(fiber::net::mutable_buffer(&c, 1), ec, 30ms);
+    EXPECT_EQ(ec, std::errc::timed_out);
+    EXPECT_GE(steady::now() - t0, 30ms);
+    EXPECT_LT(steady::now() - t0, 5s);
+  });
+}
+
+// Spawns from a plain thread reach a worker that sleeps in its ring (the eventfd read wakes it).
+TEST(IoUring, PlainThreadsWakeASleepingWorker) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+  fiber::runtime rt({.workers = 2, .io_backend = fiber::io_backend::io_uring});
+  std::vector<std::thread> ts;
+  std::atomic<int> ran{0};
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        rt.run([&] { ++ran; });
+        if (i % 50 == 0) std::this_thread::sleep_for(2ms);  // let the workers fall asleep
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ran.load(), 800);
+}
+
+// A child forked from a fiber on io_uring gets fresh rings (the parent's are never touched) and
+// serves sockets; the parent's runtime goes on.
+TEST(IoUring, ForkChildGetsRingsOfItsOwn) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multithreaded fork";
+#endif
+  fiber::runtime rt({.workers = 2, .io_backend = fiber::io_backend::io_uring});
+  const int status = rt.run([&] {
+    auto [a, b] = fiber::net::unix_stream::pair();
+    char c;
+    std::error_code ignored;
+    b.read_some(fiber::net::mutable_buffer(&c, 1), ignored, 1ms);  // b is now known to the parent's ring
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        auto echo = fiber::spawn([&b] {
+          char buf[8];
+          auto n = b.read_some(buf, 5s);
+          b.write_all(fiber::net::const_buffer(buf, n), 5s);
+        });
+        a.write_all("fork", 5s);
+        char buf[8];
+        if (a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s) != 4 || std::string(buf, 4) != "fork") rc = 2;
+        echo.join();
+      } catch (...) {
+        rc = 3;
+      }
+      std::_Exit(rc);
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return st;
+  });
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  echo_round_trip(rt);
+}
