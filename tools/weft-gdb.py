@@ -19,7 +19,7 @@ STATES = {0: "created", 1: "ready", 2: "running", 3: "parked", 4: "finished"}
 WAIT_KINDS = ["none", "mutex", "shared_mutex (write)", "shared_mutex (read)", "condition_variable", "semaphore",
               "latch", "barrier", "wait_group", "future", "channel send", "channel recv", "select", "join",
               "sleep", "socket read", "socket write", "socket connect", "DNS lookup", "fiber::blocking",
-              "pthread mutex", "pthread cond", "park"]
+              "pthread mutex", "pthread cond", "file I/O", "park"]
 
 
 def _workers():

@@ -149,6 +149,15 @@ void snapshot_wait(const wait_record& r, const void* self, wait_snapshot& w) noe
       case wait_kind::socket_connect:
         if (extra) w.text_arg = format_sockaddr(static_cast<const sockaddr*>(extra));
         break;
+      case wait_kind::file_io: {
+        // The operation's name is a string literal; the path is what /proc says the fd is now.
+        if (extra) w.op_name = static_cast<const char*>(extra);
+        char link[64], path[512];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", static_cast<int>(w.detail));
+        const ssize_t n = ::readlink(link, path, sizeof path - 1);
+        if (n > 0) w.text_arg.assign(path, static_cast<std::size_t>(n));
+        break;
+      }
       case wait_kind::socket_read:
       case wait_kind::socket_write: {
         // The fd stays open while its waiter is parked (the wait holds an operation on it).
@@ -353,6 +362,10 @@ std::string describe_wait(const wait_snapshot& w, const dump_doc* doc) {
     case wait_kind::dns:
       s = "DNS lookup of '" + w.text_arg + "'";
       break;
+    case wait_kind::file_io:
+      s = std::string("file ") + (w.op_name ? w.op_name : "I/O") + " on fd " + std::to_string(w.detail);
+      if (!w.text_arg.empty()) s += " (" + w.text_arg + ")";
+      break;
     case wait_kind::blocking:
       s = "fiber::blocking (a job on an offload thread)";
       break;
@@ -489,6 +502,17 @@ void json_wait(std::string& o, const wait_snapshot& w, const dump_doc& doc) {
       if (w.connecting || w.kind == wait_kind::socket_connect) o += ",\"connect\":true";
       if (!w.text_arg.empty()) {
         o += w.listening ? ",\"local\":" : ",\"peer\":";
+        json_string(o, w.text_arg);
+      }
+      break;
+    case wait_kind::file_io:
+      o += ",\"fd\":" + std::to_string(w.detail);
+      if (w.op_name) {
+        o += ",\"operation\":";
+        json_string(o, w.op_name);
+      }
+      if (!w.text_arg.empty()) {
+        o += ",\"path\":";
         json_string(o, w.text_arg);
       }
       break;

@@ -68,6 +68,7 @@ const char* wait_kind_name(wait_kind k) noexcept {
     case wait_kind::blocking: return "blocking";
     case wait_kind::pthread_mutex: return "pthread_mutex";
     case wait_kind::pthread_cond: return "pthread_cond";
+    case wait_kind::file_io: return "file_io";
     case wait_kind::other: return "other";
     case wait_kind::count_: break;
   }

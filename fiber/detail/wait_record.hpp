@@ -53,6 +53,7 @@ enum class wait_kind : std::uint8_t {
   blocking,             // fiber::blocking: the job runs on an offload thread
   pthread_mutex,        // object: pthread_mutex_t* (hook library)
   pthread_cond,         // object: pthread_cond_t*; extra: its pthread_mutex_t*
+  file_io,              // fiber::fs / the file hooks: detail: fd; extra: the operation's name
   other,                // a park without a record of its own (library code using park.hpp)
   count_
 };

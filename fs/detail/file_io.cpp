@@ -3,6 +3,8 @@
 // own hook library, whose read()/pread() lead here — never sees them.
 #include <fs/detail/file_io.hpp>
 
+#include <fiber/detail/wait_record.hpp>
+
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -87,8 +89,24 @@ long offloaded(const io_request& r) noexcept {
   return j.res;
 }
 
+const char* op_name(io_op op) noexcept {  // for fiber::dump(): "file read on fd 7 (/var/log/app.log)"
+  switch (op) {
+    case io_op::read: return "read";
+    case io_op::write: return "write";
+    case io_op::readv: return "readv";
+    case io_op::writev: return "writev";
+    case io_op::fsync: return "fsync";
+    case io_op::fdatasync: return "fdatasync";
+    case io_op::openat: return "open";
+    case io_op::close: return "close";
+    case io_op::statx: return "stat";
+    default: return "I/O";
+  }
+}
+
 // One call on a fiber: in the worker's ring when it has one, else on the blocking pool.
 long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::file_io, nullptr, static_cast<std::uint64_t>(r.fd), op_name(r.op));
   // io_uring does not advance the file position after a direct transfer that completed
   // asynchronously (only inline completions update f_pos): those go to the pool, exact.
   const bool positionless_ring = r.offset == io_request::current_position && (r.hints & hint_direct);

@@ -6,6 +6,7 @@
 // registered with ctest on their own.
 #include <fiber/debug.hpp>
 #include <fiber/fiber.hpp>
+#include <fs/fs.hpp>
 #include <net/net.hpp>
 #include <sync/sync.hpp>
 
@@ -314,6 +315,15 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
     o.tries = 1;
     (void)fiber::net::resolve("weft-test.invalid", "80", o, ec);
   });
+  // A file read that waits (a pipe's read end through fiber::fs: in the ring, or on the blocking pool).
+  int file_pipe[2];
+  ASSERT_EQ(::pipe(file_pipe), 0);
+  spawn("file-reader", [&] {
+    fiber::fs::file f(file_pipe[0]);
+    char c;
+    std::error_code ec;
+    (void)f.read_some(fiber::fs::mutable_buffer(&c, 1), ec);
+  });
   fiber::join_handle<void>* sleeper = &hs[at["sleeper"]];
   spawn("joiner", [&] { sleeper->join(); });
 
@@ -350,6 +360,8 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
       {"acceptor", "socket_read", "(listening on 127.0.0.1:"},
       {"reader", "socket_read", "(peer 127.0.0.1:"},
       {"resolver", "dns", "DNS lookup of 'weft-test.invalid'"},
+      {"file-reader", "file_io", "file read on fd"},
+      {"file-reader", "file_io", "(pipe:["},
       {"joiner", "join", "join of fiber"},
       {"holder", "latch", "fiber::latch"},
   };
@@ -377,6 +389,8 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
   EXPECT_EQ((*fiber_named(doc, "resolver"))["wait"]["host"].str(), "weft-test.invalid");
   EXPECT_TRUE((*fiber_named(doc, "acceptor"))["wait"]["accept"].v.index() == 1);
   EXPECT_NE((*fiber_named(doc, "reader"))["wait"]["peer"].str().find("127.0.0.1:"), std::string::npos);
+  EXPECT_EQ((*fiber_named(doc, "file-reader"))["wait"]["fd"].num(), file_pipe[0]);
+  EXPECT_EQ((*fiber_named(doc, "file-reader"))["wait"]["operation"].str(), "read");
   // Backtraces reach the test's own code (the lambda's frame, symbolized with its file).
   EXPECT_NE(block_of(text, "sem-waiter").find("TestBody"), std::string::npos) << block_of(text, "sem-waiter");
 
@@ -392,12 +406,14 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
   (void)full.recv();
   empty.send(1);
   sel_a.close();
+  ASSERT_EQ(::write(file_pipe[1], "x", 1), 1);
   hs[at["resolver"]].request_stop();
   auto extra = fiber::net::tcp_stream::connect(fiber::net::endpoint::parse("127.0.0.1:" + std::to_string(port)));
   for (auto& h : hs)
     if (&h != sleeper && h.joinable()) h.join();  // the joiner fiber joins the sleeper
   conn->reset();
   ::close(udp);
+  ::close(file_pipe[1]);  // the read end was closed by the reader's fiber::fs::file
 }
 
 TEST(Dump, WaitingThreadAndConnectAndRunningCaller) {
