@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <new>
@@ -22,10 +23,19 @@ namespace fiber::detail {
 
 namespace {
 
+// The hand-off between the submitting fiber and the offload thread. The fiber prepares its park
+// only after submit() returned: submit() takes a std::mutex, which the hook library turns into a
+// fiber mutex that may itself park — a token prepared before it would be stale by then.
+struct offload_wait {
+  static constexpr int queued = 0, parking = 1, done = 2;
+  std::atomic<int> state{queued};
+  park_token token;  // written before state becomes `parking`
+};
+
 struct job {
   void (*fn)(void*);
   void* arg;
-  park_token token;
+  offload_wait* wait;
 };
 
 class offload_pool {
@@ -66,7 +76,9 @@ class offload_pool {
       queue_.pop_front();
       lk.unlock();
       j.fn(j.arg);
-      unpark(j.token);
+      // After this exchange the fiber may return (and its stack reuse `wait`) unless it is parking.
+      if (j.wait->state.exchange(offload_wait::done, std::memory_order_acq_rel) == offload_wait::parking)
+        unpark(j.wait->token);  // the fiber cannot leave before this wake-up: `wait` is still alive
       lk.lock();
     }
   }
@@ -115,9 +127,11 @@ blocking_pool_info blocking_pool_snapshot() { return pool().snapshot(); }
 
 void run_offloaded(void (*fn)(void*), void* arg) {
   wait_scope ws(wait_kind::blocking, reinterpret_cast<const void*>(fn));
-  park_token token = prepare_park();
-  pool().submit(job{fn, arg, token});
-  park(token);
+  offload_wait w;
+  pool().submit(job{fn, arg, &w});
+  w.token = prepare_park();
+  if (w.state.exchange(offload_wait::parking, std::memory_order_acq_rel) == offload_wait::done) return;  // already ran
+  park(w.token);
 }
 
 }  // namespace fiber::detail

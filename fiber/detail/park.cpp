@@ -158,6 +158,8 @@ park_token prepare_park() noexcept {
 wake_reason park(park_token token) noexcept { return park_until(token, no_deadline); }
 
 wake_reason park_until(park_token token, clock::time_point deadline) noexcept {
+  WEFT_ASSERT((token.who->word.load(std::memory_order_relaxed) >> 3) == token.seq,
+              "park() with a stale token: something parked between prepare_park() and park()");
   if (token.who->kind_ == parker::kind::thread) return park_thread(token, deadline);
   return park_fiber(token, deadline);
 }
