@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <fiber/blocking.hpp>
 #include <fiber/detail/completion_wait.hpp>
+#include <fiber/this_fiber.hpp>
 
 namespace fiber::fs::detail {
 
@@ -157,16 +158,30 @@ std::uint8_t file_hints(int fd) noexcept {
   return h;
 }
 
+namespace {
+
+// A call answered without parking (tmpfs, the page cache) is no scheduling point: a loop of them
+// would starve the worker's other fibers, its timers and its sockets. Every 16th such call on a
+// worker yields.
+long answered_at_once(long result) noexcept {
+  thread_local unsigned without_park = 0;
+  if (++without_park % 16 == 0) fiber::this_fiber::yield();
+  return result;
+}
+
+}  // namespace
+
 long file_call(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   if (stopped) *stopped = false;
   if (!fiber::detail::in_fiber()) return direct(r);
-  if ((r.hints & hint_memory) && is_transfer(r.op) && transfer_bytes(r) <= memory_direct_max) return direct(r);
+  if ((r.hints & hint_memory) && is_transfer(r.op) && transfer_bytes(r) <= memory_direct_max)
+    return answered_at_once(direct(r));
   // Reads try the page cache first unless the backend measured its own way faster (completion).
   if (r.op == io_op::read && !(r.hints & hint_direct) &&
       fiber::detail::completion_mode_for(r.op) != fiber::detail::op_mode::completion) {
     const long got = read_nowait(r);
     if (got != -EAGAIN) {
-      if (got <= 0 || static_cast<std::uint32_t>(got) == r.len) return got;
+      if (got <= 0 || static_cast<std::uint32_t>(got) == r.len) return answered_at_once(got);
       // Partly cached: the rest as one more call, so that the count is short only at end of file.
       io_request rest = r;
       rest.buf = static_cast<char*>(r.buf) + got;
