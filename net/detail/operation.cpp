@@ -306,7 +306,9 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
     const int res = fiber::detail::await_completion(
         *engine, {.op = io_op::connect, .fd = pd->fd(), .buf = const_cast<::sockaddr*>(addr), .len = len}, deadline,
         fiber::detail::current_stop_token(), &watch, end, &submitted);
-    if (submitted) {
+    // EAGAIN (a Unix listener's full backlog) or EINTR from the ring: the readiness path below retries.
+    const bool retry = end == completion_end::completed && (res == -EAGAIN || res == -EINTR);
+    if (submitted && !retry) {
       if (res < 0) ec = end != completion_end::completed ? wait_error(end) : errno_code(-res);
       pd->end_op();
       return ec;

@@ -141,8 +141,9 @@ const mode_table& modes() {
       } else {
         continue;
       }
+      // "all" means every socket operation (they come before read); file operations stay in the ring.
       for (int i = 0; i < static_cast<int>(io_op::count_); ++i)
-        if (name == op_names[i] || name == "all") t.modes[i] = m;
+        if (name == op_names[i] || (name == "all" && i < static_cast<int>(io_op::read))) t.modes[i] = m;
     }
     return t;
   }();
