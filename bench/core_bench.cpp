@@ -107,7 +107,8 @@ long skynet(long num, long size) {
   std::vector<fiber::join_handle<long>> kids;
   kids.reserve(10);
   const long sub = size / 10;
-  for (long i = 0; i < 10; ++i) kids.push_back(fiber::spawn({.name = {}, .stack_size = 32 * 1024}, skynet, num + i * sub, sub));
+  for (long i = 0; i < 10; ++i)
+    kids.push_back(fiber::spawn({.name = {}, .stack_size = 32 * 1024}, skynet, num + i * sub, sub));
   long sum = 0;
   for (auto& k : kids) sum += k.join();
   return sum;

@@ -301,7 +301,8 @@ point_result run_point(const char* self, const std::string& runtime, long n) {
 std::string cell(const summary& s, const std::vector<double>& v, const char* fmt) {
   if (!s.ok) return s.error;
   char buf[96];
-  std::snprintf(buf, sizeof buf, fmt, median(v), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
+  std::snprintf(buf, sizeof buf, fmt, median(v), *std::min_element(v.begin(), v.end()),
+                *std::max_element(v.begin(), v.end()));
   return buf;
 }
 
@@ -310,11 +311,12 @@ std::string cell(const summary& s, const std::vector<double>& v, const char* fmt
 int main(int argc, char** argv) {
   if (argc >= 4 && std::string(argv[1]) == "--point") return child_main(argv[2], std::atol(argv[3]));
   const bool quick = argc >= 2 && std::string(argv[1]) == "--quick";
-  const std::vector<long> counts = quick ? std::vector<long>{100, 1'000, 10'000}
-                                         : std::vector<long>{100, 1'000, 10'000, 100'000, 1'000'000};
+  const std::vector<long> counts =
+      quick ? std::vector<long>{100, 1'000, 10'000} : std::vector<long>{100, 1'000, 10'000, 100'000, 1'000'000};
   const int runs = quick ? 1 : 3;
   go_binary = build_go_peer(argv[0]);
-  if (go_binary.empty()) std::fprintf(stderr, "Go not found (bash scripts/install-deps.sh --demo installs golang-go): no Go column\n");
+  if (go_binary.empty())
+    std::fprintf(stderr, "Go not found (bash scripts/install-deps.sh --demo installs golang-go): no Go column\n");
   const std::vector<std::string> runtimes{"weft", "threads", "boost.fiber", "go"};
   std::map<std::pair<std::string, long>, summary> results;
   const auto start = steady::now();
@@ -323,7 +325,8 @@ int main(int argc, char** argv) {
       summary& s = results[{rt, n}];
       for (int i = 0; i < runs && s.ok; ++i) {
         double elapsed = std::chrono::duration<double>(steady::now() - start).count();
-        std::fprintf(stderr, "\r[%6.1f s] %-12s %9ld tasks, run %d/%d ...        ", elapsed, rt.c_str(), n, i + 1, runs);
+        std::fprintf(stderr, "\r[%6.1f s] %-12s %9ld tasks, run %d/%d ...        ", elapsed, rt.c_str(), n, i + 1,
+                     runs);
         if (rt == "go" && go_binary.empty()) {
           s.ok = false;
           s.error = "not run: Go not installed";
@@ -360,8 +363,9 @@ int main(int argc, char** argv) {
 
   auto table = [&](const char* title, std::vector<double> summary::*field, const char* fmt) {
     std::printf("\n%s (median [min-max] of %d run%s)\n", title, runs, runs > 1 ? "s" : "");
-    std::printf("| tasks | weft | std::thread | Boost.Fiber | Go | threads/weft | Boost.Fiber/weft | Go/weft |\n"
-                "|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| tasks | weft | std::thread | Boost.Fiber | Go | threads/weft | Boost.Fiber/weft | Go/weft |\n"
+        "|---|---|---|---|---|---|---|---|\n");
     for (long n : counts) {
       const summary& w = results[{"weft", n}];
       const summary& t = results[{"threads", n}];
@@ -381,8 +385,10 @@ int main(int argc, char** argv) {
   table("Creation + join time per task, ns", &summary::total, "%.0f [%.0f-%.0f]");
   table("Resident memory per blocked task, bytes", &summary::rss, "%.0f [%.0f-%.0f]");
   std::printf("\nSwitch cost: two tasks handing control back and forth (weft on 1 worker), ns per hand-off\n");
-  std::printf("| weft | std::thread (condition_variable) | Boost.Fiber | Go (Gosched) | threads/weft | Boost.Fiber/weft | Go/weft |\n"
-              "|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| weft | std::thread (condition_variable) | Boost.Fiber | Go (Gosched) | threads/weft | Boost.Fiber/weft | "
+      "Go/weft |\n"
+      "|---|---|---|---|---|---|---|\n");
   {
     double w = median(switches["weft"]), t = median(switches["threads"]), b = median(switches["boost.fiber"]);
     double g = median(switches["go"]);
@@ -427,13 +433,20 @@ int main(int argc, char** argv) {
     std::ofstream gp(dir / "demo.gp");
     gp << "set terminal png size 900,520\nset logscale xy\nset key left top\nset grid\n"
           "set xlabel 'concurrent tasks'\n"
-          "set output '" << (dir / "create_join.png").string() << "'\nset ylabel 'ns per task (create + join)'\n"
-          "plot '" << (dir / "weft.dat").string() << "' using 1:2 with linespoints title 'weft fibers', '"
+          "set output '"
+       << (dir / "create_join.png").string()
+       << "'\nset ylabel 'ns per task (create + join)'\n"
+          "plot '"
+       << (dir / "weft.dat").string() << "' using 1:2 with linespoints title 'weft fibers', '"
        << (dir / "threads.dat").string() << "' using 1:2 with linespoints title 'std::thread', '"
        << (dir / "boost.fiber.dat").string() << "' using 1:2 with linespoints title 'Boost.Fiber', '"
-       << (dir / "go.dat").string() << "' using 1:2 with linespoints title 'Go goroutines'\n"
-          "set output '" << (dir / "memory.png").string() << "'\nset ylabel 'resident bytes per blocked task'\n"
-          "plot '" << (dir / "weft.dat").string() << "' using 1:3 with linespoints title 'weft fibers', '"
+       << (dir / "go.dat").string()
+       << "' using 1:2 with linespoints title 'Go goroutines'\n"
+          "set output '"
+       << (dir / "memory.png").string()
+       << "'\nset ylabel 'resident bytes per blocked task'\n"
+          "plot '"
+       << (dir / "weft.dat").string() << "' using 1:3 with linespoints title 'weft fibers', '"
        << (dir / "threads.dat").string() << "' using 1:3 with linespoints title 'std::thread', '"
        << (dir / "boost.fiber.dat").string() << "' using 1:3 with linespoints title 'Boost.Fiber', '"
        << (dir / "go.dat").string() << "' using 1:3 with linespoints title 'Go goroutines'\n";

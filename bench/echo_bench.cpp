@@ -201,7 +201,9 @@ int run_client(int port, int conns, double seconds) {
   std::vector<uint32_t> lat_us;
   lat_us.reserve(1 << 22);
   auto start = steady::now();
-  auto to_duration = [](double s) { return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(s)); };
+  auto to_duration = [](double s) {
+    return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(s));
+  };
   auto counting_from = start + to_duration(g_warmup);
   auto end = counting_from + to_duration(seconds);
   bool counting = g_warmup <= 0;

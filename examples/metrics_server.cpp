@@ -73,7 +73,8 @@ std::string prometheus_text(const fiber::runtime_stats& s) {
   sample(o, "weft_blocking_threads", "state=\"idle\"", static_cast<double>(s.blocking_threads - s.blocking_busy));
   metric_header(o, "weft_run_queue_length", "gauge", "Runnable fibers queued on each worker.");
   for (std::size_t i = 0; i < s.workers.size(); ++i)
-    sample(o, "weft_run_queue_length", "worker=\"" + std::to_string(i) + "\"", static_cast<double>(s.workers[i].run_queue));
+    sample(o, "weft_run_queue_length", "worker=\"" + std::to_string(i) + "\"",
+           static_cast<double>(s.workers[i].run_queue));
   struct counter {
     const char* name;
     const char* help;
@@ -119,8 +120,8 @@ void serve(net::tcp_stream conn) {
   const bool metrics = request.rfind("GET /metrics ", 0) == 0;
   const std::string body = metrics ? prometheus_text(fiber::default_runtime().stats()) : "see /metrics\n";
   const std::string head = metrics ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found";
-  conn.write_all(head + "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " + std::to_string(body.size()) +
-                     "\r\nConnection: close\r\n\r\n" + body,
+  conn.write_all(head + "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body,
                  ec, 10s);
 }
 
@@ -212,7 +213,8 @@ int self_test() {
     w.finish();
     const auto body = resp.substr(resp.find("\r\n\r\n") + 4);
     std::cout << body;
-    const bool ok = resp.rfind("HTTP/1.1 200 OK", 0) == 0 && body.find("# TYPE weft_fibers gauge") != std::string::npos &&
+    const bool ok = resp.rfind("HTTP/1.1 200 OK", 0) == 0 &&
+                    body.find("# TYPE weft_fibers gauge") != std::string::npos &&
                     body.find("weft_switches_total{worker=\"0\"}") != std::string::npos &&
                     body.find("weft_fibers{state=\"parked\"}") != std::string::npos;
     std::cout << "metrics self-test: " << (ok ? "ok" : "FAILED") << "\n";

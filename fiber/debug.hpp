@@ -66,17 +66,17 @@ struct latency_histogram {
 };
 
 struct worker_stats {
-  std::size_t run_queue = 0;          // runnable fibers queued on it (started and not yet started)
-  std::uint64_t switches = 0;         // context switches into fibers
-  std::uint64_t steals = 0;           // successful steals from other workers' spawn queues
-  std::uint64_t parks = 0;            // fibers that parked (left the CPU to wait)
-  std::uint64_t remote_wakeups = 0;   // fibers woken by another thread (through its inbox)
-  std::uint64_t polls = 0;            // reactor polls (epoll_wait / kevent / io_uring waits)
-  std::uint64_t io_waits = 0;         // socket waits of its fibers (read, write, connect)
-  std::uint64_t timers = 0;           // timers fired (sleeps and timed waits that ran out)
-  std::size_t live_fibers = 0;        // started fibers homed on it
-  latency_histogram run_queue_wait;   // runnable -> running (WEFT_LATENCY_STATS=1)
-  latency_histogram wake_to_run;      // reactor event -> the woken fiber runs (WEFT_LATENCY_STATS=1)
+  std::size_t run_queue = 0;         // runnable fibers queued on it (started and not yet started)
+  std::uint64_t switches = 0;        // context switches into fibers
+  std::uint64_t steals = 0;          // successful steals from other workers' spawn queues
+  std::uint64_t parks = 0;           // fibers that parked (left the CPU to wait)
+  std::uint64_t remote_wakeups = 0;  // fibers woken by another thread (through its inbox)
+  std::uint64_t polls = 0;           // reactor polls (epoll_wait / kevent / io_uring waits)
+  std::uint64_t io_waits = 0;        // socket waits of its fibers (read, write, connect)
+  std::uint64_t timers = 0;          // timers fired (sleeps and timed waits that ran out)
+  std::size_t live_fibers = 0;       // started fibers homed on it
+  latency_histogram run_queue_wait;  // runnable -> running (WEFT_LATENCY_STATS=1)
+  latency_histogram wake_to_run;     // reactor event -> the woken fiber runs (WEFT_LATENCY_STATS=1)
 };
 
 struct runtime_stats {

@@ -21,8 +21,12 @@ class fiber_id {
   std::uint64_t value_ = 0;
 };
 
-constexpr bool operator==(fiber_id a, fiber_id b) noexcept { return a.value() == b.value(); }
-constexpr std::strong_ordering operator<=>(fiber_id a, fiber_id b) noexcept { return a.value() <=> b.value(); }
+constexpr bool operator==(fiber_id a, fiber_id b) noexcept {
+  return a.value() == b.value();
+}
+constexpr std::strong_ordering operator<=>(fiber_id a, fiber_id b) noexcept {
+  return a.value() <=> b.value();
+}
 
 template <class CharT, class Traits>
 std::basic_ostream<CharT, Traits>& operator<<(std::basic_ostream<CharT, Traits>& os, fiber_id id) {

@@ -37,11 +37,11 @@ struct runtime_stats;  // fiber/debug.hpp (included by fiber/fiber.hpp)
 struct runtime_options {
   static constexpr std::size_t default_stack_size = 128 * 1024;  // bytes, when stack_size is 0
 
-  unsigned workers = 0;              // 0: one per usable CPU
-  std::size_t stack_size = 0;        // default stack for fibers of this runtime; 0: default_stack_size
-  bool pin_workers = false;          // pin worker i to the i-th CPU of the affinity mask
-  unsigned watchdog_ms = 0;          // > 0: report fibers holding a worker longer (see watchdog.hpp);
-                                     // 0: the environment variable WEFT_WATCHDOG_MS, else off
+  unsigned workers = 0;        // 0: one per usable CPU
+  std::size_t stack_size = 0;  // default stack for fibers of this runtime; 0: default_stack_size
+  bool pin_workers = false;    // pin worker i to the i-th CPU of the affinity mask
+  unsigned watchdog_ms = 0;    // > 0: report fibers holding a worker longer (see watchdog.hpp);
+                               // 0: the environment variable WEFT_WATCHDOG_MS, else off
   fiber::io_backend io_backend = fiber::io_backend::automatic;  // WEFT_IO_BACKEND overrides it
 };
 
@@ -67,7 +67,6 @@ class runtime {
   // Spawns on this runtime (see spawn.hpp for the semantics).
   template <class F, class... Args>
   auto spawn(F&& f, Args&&... args);
-
 
  private:
   friend class detail::runtime_core;

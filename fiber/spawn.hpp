@@ -119,7 +119,7 @@ auto spawn_in_place(runtime_core* rt, spawn_options&& opts, on_uncaught policy, 
 template <class F, class... Args>
 auto spawn_call(runtime_core* rt, spawn_options&& opts, on_uncaught policy, F&& f, Args&&... args) {
   return spawn_in_place<stoppable_call_for<F, Args...>>(rt, std::move(opts), policy, std::forward<F>(f),
-                                                    std::forward<Args>(args)...);
+                                                        std::forward<Args>(args)...);
 }
 
 }  // namespace detail
@@ -131,8 +131,7 @@ auto spawn(spawn_options options, F&& f, Args&&... args) {
 }
 
 template <class F, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options>)
-auto spawn(F&& f, Args&&... args) {
+requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options>) auto spawn(F&& f, Args&&... args) {
   return spawn(spawn_options{}, std::forward<F>(f), std::forward<Args>(args)...);
 }
 

@@ -36,8 +36,7 @@ class thread {
 
   thread() noexcept = default;
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, thread>)
-  explicit thread(F&& f, Args&&... args)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, thread>) explicit thread(F&& f, Args&&... args)
       : h_(detail::spawn_thread<detail::bound_call_for<F, Args...>>(std::forward<F>(f), std::forward<Args>(args)...)) {}
   ~thread() {
     if (joinable()) std::terminate();
@@ -62,7 +61,9 @@ class thread {
   join_handle<void> h_;
 };
 
-inline void swap(thread& a, thread& b) noexcept { a.swap(b); }
+inline void swap(thread& a, thread& b) noexcept {
+  a.swap(b);
+}
 
 class jthread {
  public:
@@ -70,8 +71,7 @@ class jthread {
 
   jthread() noexcept = default;
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, jthread>)
-  explicit jthread(F&& f, Args&&... args)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, jthread>) explicit jthread(F&& f, Args&&... args)
       : h_(detail::spawn_thread<detail::stoppable_call_for<F, Args...>>(std::forward<F>(f),
                                                                         std::forward<Args>(args)...)),
         stop_(h_.get_stop_source()) {}
@@ -114,6 +114,8 @@ class jthread {
   std::stop_source stop_{std::nostopstate};
 };
 
-inline void swap(jthread& a, jthread& b) noexcept { a.swap(b); }
+inline void swap(jthread& a, jthread& b) noexcept {
+  a.swap(b);
+}
 
 }  // namespace fiber

@@ -145,14 +145,13 @@ ssize_t run_blocking(int fd, io_kind kind, mode m, size_t total, Op&& op) {
       Op* op;
       size_t done;
     } state{&op, 0};
-    const fiber::net::detail::operation oper{
-        .kind = fiber::net::detail::op_kind::custom,
-        .attempt = [](int, void* ctx) noexcept -> long {
-          auto* s = static_cast<attempt_state*>(ctx);
-          return static_cast<long>((*s->op)(s->done));
-        },
-        .ctx = &state,
-        .custom_direction = kind};
+    const fiber::net::detail::operation oper{.kind = fiber::net::detail::op_kind::custom,
+                                             .attempt = [](int, void* ctx) noexcept -> long {
+                                               auto* s = static_cast<attempt_state*>(ctx);
+                                               return static_cast<long>((*s->op)(s->done));
+                                             },
+                                             .ctx = &state,
+                                             .custom_direction = kind};
     for (;;) {
       std::error_code ec;
       fiber::net::detail::failure why;

@@ -265,8 +265,7 @@ int gethostbyname_r(const char* name, hostent* ret, char* buf, size_t buflen, ho
   return fiber::blocking([&] { return orig(name, ret, buf, buflen, result, herr); });
 }
 
-int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen, hostent** result,
-                     int* herr) {
+int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen, hostent** result, int* herr) {
   auto orig = WEFT_ORIG(gethostbyname2_r);
   if (!fiber::detail::in_fiber()) return orig(name, af, ret, buf, buflen, result, herr);
   return fiber::blocking([&] { return orig(name, af, ret, buf, buflen, result, herr); });

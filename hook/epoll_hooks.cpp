@@ -36,10 +36,8 @@ int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) {
 }
 
 int epoll_pwait(int epfd, epoll_event* events, int maxevents, int timeout, const sigset_t* mask) {
-  if (!fiber::detail::in_fiber() || timeout == 0)
-    return WEFT_ORIG(epoll_pwait)(epfd, events, maxevents, timeout, mask);
-  return epoll_wait_on_fiber(epfd, timeout,
-                             [&] { return WEFT_ORIG(epoll_pwait)(epfd, events, maxevents, 0, mask); });
+  if (!fiber::detail::in_fiber() || timeout == 0) return WEFT_ORIG(epoll_pwait)(epfd, events, maxevents, timeout, mask);
+  return epoll_wait_on_fiber(epfd, timeout, [&] { return WEFT_ORIG(epoll_pwait)(epfd, events, maxevents, 0, mask); });
 }
 
 }  // extern "C"

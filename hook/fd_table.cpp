@@ -111,11 +111,19 @@ bool names_file_being_closed(const fd_entry& e, int fd) noexcept {
 
 }  // namespace
 
-bool reentered() noexcept { return internal_depth != 0; }
-internal_scope::internal_scope() noexcept { ++internal_depth; }
-internal_scope::~internal_scope() { --internal_depth; }
+bool reentered() noexcept {
+  return internal_depth != 0;
+}
+internal_scope::internal_scope() noexcept {
+  ++internal_depth;
+}
+internal_scope::~internal_scope() {
+  --internal_depth;
+}
 
-fd_entry* chunk_at(int index) noexcept { return chunks[index].load(std::memory_order_acquire); }
+fd_entry* chunk_at(int index) noexcept {
+  return chunks[index].load(std::memory_order_acquire);
+}
 
 namespace {
 // In a child of fork() (fiber/detail/fork_support.hpp): the parent's fibers that were inside hooked
@@ -257,7 +265,9 @@ bool begin_op(fd_entry& e) noexcept {
   return true;
 }
 
-void end_op(fd_entry& e) noexcept { e.ops.fetch_sub(1, std::memory_order_release); }
+void end_op(fd_entry& e) noexcept {
+  e.ops.fetch_sub(1, std::memory_order_release);
+}
 
 namespace {
 

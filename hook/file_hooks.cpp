@@ -94,7 +94,9 @@ int sync_call(io_op op, int fd) {
   return static_cast<int>(wh::file_transfer(*e, op, fd, nullptr, 0, 0));
 }
 
-bool takes_mode(int flags) noexcept { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
+bool takes_mode(int flags) noexcept {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
 
 int open_at(int dirfd, const char* path, int flags, mode_t mode) {
   if (!fiber::detail::in_fiber() || wh::reentered()) return WEFT_ORIG(openat)(dirfd, path, flags, mode);
@@ -120,7 +122,9 @@ ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   return wh::file_transfer(*e, io_op::read, fd, buf, n, static_cast<std::uint64_t>(off));
 }
 
-ssize_t pread64(int fd, void* buf, size_t n, off64_t off) { return pread(fd, buf, n, off); }
+ssize_t pread64(int fd, void* buf, size_t n, off64_t off) {
+  return pread(fd, buf, n, off);
+}
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   wh::fd_entry* e = off >= 0 ? wh::file_entry(fd) : nullptr;
@@ -128,7 +132,9 @@ ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   return wh::file_transfer(*e, io_op::write, fd, const_cast<void*>(buf), n, static_cast<std::uint64_t>(off));
 }
 
-ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t off) { return pwrite(fd, buf, n, off); }
+ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t off) {
+  return pwrite(fd, buf, n, off);
+}
 
 ssize_t preadv(int fd, const iovec* iov, int cnt, off_t off) {
   wh::fd_entry* e = off >= 0 && cnt >= 0 ? wh::file_entry(fd) : nullptr;
@@ -137,7 +143,9 @@ ssize_t preadv(int fd, const iovec* iov, int cnt, off_t off) {
                            static_cast<std::uint64_t>(off));
 }
 
-ssize_t preadv64(int fd, const iovec* iov, int cnt, off64_t off) { return preadv(fd, iov, cnt, off); }
+ssize_t preadv64(int fd, const iovec* iov, int cnt, off64_t off) {
+  return preadv(fd, iov, cnt, off);
+}
 
 ssize_t pwritev(int fd, const iovec* iov, int cnt, off_t off) {
   wh::fd_entry* e = off >= 0 && cnt >= 0 ? wh::file_entry(fd) : nullptr;
@@ -146,11 +154,17 @@ ssize_t pwritev(int fd, const iovec* iov, int cnt, off_t off) {
                            static_cast<std::uint64_t>(off));
 }
 
-ssize_t pwritev64(int fd, const iovec* iov, int cnt, off64_t off) { return pwritev(fd, iov, cnt, off); }
+ssize_t pwritev64(int fd, const iovec* iov, int cnt, off64_t off) {
+  return pwritev(fd, iov, cnt, off);
+}
 
-int fsync(int fd) { return sync_call(io_op::fsync, fd); }
+int fsync(int fd) {
+  return sync_call(io_op::fsync, fd);
+}
 
-int fdatasync(int fd) { return sync_call(io_op::fdatasync, fd); }
+int fdatasync(int fd) {
+  return sync_call(io_op::fdatasync, fd);
+}
 
 int open(const char* path, int flags, ...) {
   mode_t mode = 0;
@@ -196,9 +210,13 @@ int openat64(int dirfd, const char* path, int flags, ...) {
   return open_at(dirfd, path, flags, mode);
 }
 
-int creat(const char* path, mode_t mode) { return open_at(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
+int creat(const char* path, mode_t mode) {
+  return open_at(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
 
-int creat64(const char* path, mode_t mode) { return creat(path, mode); }
+int creat64(const char* path, mode_t mode) {
+  return creat(path, mode);
+}
 
 // Fortified entry points (-D_FORTIFY_SOURCE): glibc's headers redirect open/openat/pread here.
 int __open_2(const char* path, int flags) {
@@ -206,14 +224,18 @@ int __open_2(const char* path, int flags) {
   return open_at(AT_FDCWD, path, flags, 0);
 }
 
-int __open64_2(const char* path, int flags) { return __open_2(path, flags); }
+int __open64_2(const char* path, int flags) {
+  return __open_2(path, flags);
+}
 
 int __openat_2(int dirfd, const char* path, int flags) {
   if (takes_mode(flags)) __chk_fail();
   return open_at(dirfd, path, flags, 0);
 }
 
-int __openat64_2(int dirfd, const char* path, int flags) { return __openat_2(dirfd, path, flags); }
+int __openat64_2(int dirfd, const char* path, int flags) {
+  return __openat_2(dirfd, path, flags);
+}
 
 ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
   if (n > buflen) __chk_fail();

@@ -31,13 +31,13 @@
 #include <hook/posix_time.hpp>
 #include <vector>
 
+using weft::hook::detail::file_entry;
+using weft::hook::detail::file_transfer;
 using weft::hook::detail::io_kind;
+using weft::hook::detail::io_op;
 using weft::hook::detail::mode;
 using weft::hook::detail::run_blocking;
 using weft::hook::detail::run_once;
-using weft::hook::detail::file_entry;
-using weft::hook::detail::file_transfer;
-using weft::hook::detail::io_op;
 constexpr auto at_position = weft::hook::detail::io_request::current_position;
 
 extern "C" [[noreturn]] void __chk_fail(void);
@@ -177,16 +177,14 @@ int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeo
 
 ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
   if (weft::hook::detail::refuse_if_closing(in_fd)) return -1;
-  return run_blocking(out_fd, io_kind::write, mode::all, count, [&](size_t done) {
-    return WEFT_ORIG(sendfile)(out_fd, in_fd, offset, count - done);
-  });
+  return run_blocking(out_fd, io_kind::write, mode::all, count,
+                      [&](size_t done) { return WEFT_ORIG(sendfile)(out_fd, in_fd, offset, count - done); });
 }
 
 ssize_t sendfile64(int out_fd, int in_fd, off64_t* offset, size_t count) {
   if (weft::hook::detail::refuse_if_closing(in_fd)) return -1;
-  return run_blocking(out_fd, io_kind::write, mode::all, count, [&](size_t done) {
-    return WEFT_ORIG(sendfile64)(out_fd, in_fd, offset, count - done);
-  });
+  return run_blocking(out_fd, io_kind::write, mode::all, count,
+                      [&](size_t done) { return WEFT_ORIG(sendfile64)(out_fd, in_fd, offset, count - done); });
 }
 
 // Fortified entry points (-D_FORTIFY_SOURCE): glibc's headers redirect read/recv/recvfrom here.

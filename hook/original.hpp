@@ -67,10 +67,10 @@ struct guarded_original {
 
 // libc's `name`, typed like the system header's declaration of it (resolved once, then cached).
 // Each use site has its own cache: wrap it in an inline function to share one (and resolve it early).
-#define WEFT_ORIG(name)                                                 \
-  (reinterpret_cast<decltype(&::name)>([]() noexcept {                  \
-    static ::weft::hook::detail::original o{#name};                     \
-    return o.get();                                                     \
+#define WEFT_ORIG(name)                                \
+  (reinterpret_cast<decltype(&::name)>([]() noexcept { \
+    static ::weft::hook::detail::original o{#name};    \
+    return o.get();                                    \
   }()))
 
 // The same for a function dlsym may call back: `fallback` (a function of the same type, or nullptr)

@@ -75,13 +75,14 @@ bool select_refused(int nfds, const fd_set* r, const fd_set* w, const fd_set* x)
   return false;
 }
 
-constexpr std::uint32_t poll_event_bits = POLLIN | POLLPRI | POLLOUT | POLLRDNORM | POLLRDBAND | POLLWRNORM |
-                                          POLLWRBAND | POLLRDHUP;
+constexpr std::uint32_t poll_event_bits =
+    POLLIN | POLLPRI | POLLOUT | POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLRDHUP;
 
 std::vector<interest> interests_of(const pollfd* fds, nfds_t n) {
   std::vector<interest> set;
   set.reserve(n);
-  for (nfds_t i = 0; i < n; ++i) set.push_back({fds[i].fd, static_cast<std::uint32_t>(fds[i].events) & poll_event_bits});
+  for (nfds_t i = 0; i < n; ++i)
+    set.push_back({fds[i].fd, static_cast<std::uint32_t>(fds[i].events) & poll_event_bits});
   return set;
 }
 

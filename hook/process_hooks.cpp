@@ -91,7 +91,9 @@ pid_t waitpid(pid_t pid, int* status, int options) {
       pid, options, [&](int o) { return WEFT_ORIG(waitpid)(pid, status, o); }, [](pid_t r) { return r != 0; });
 }
 
-pid_t wait(int* status) { return waitpid(-1, status, 0); }
+pid_t wait(int* status) {
+  return waitpid(-1, status, 0);
+}
 
 pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage) {
   return wait_on_fiber(

@@ -53,7 +53,7 @@ readiness_wait::readiness_wait(const interest* set, std::size_t n) noexcept {
     const auto ec = rs->watch(set[i].fd, events);
     if (!ec) continue;
     if (ec.value() == EPERM || ec.value() == EBADF) continue;  // always ready / invalid: `check` reports both
-    delete rs;                                                  // ENOMEM, ENOSPC (watch limit), ELOOP: fall back
+    delete rs;                                                 // ENOMEM, ENOSPC (watch limit), ELOOP: fall back
     return;
   }
   set_ = rs;
@@ -75,7 +75,8 @@ wait_outcome backoff_wait(fiber::detail::clock::time_point deadline, std::chrono
   if (fiber::detail::current_stop_token().stop_requested()) return {false, EINTR};  // as the reactor wait does
   auto now = fiber::detail::clock::now();
   if (now >= deadline) return {true, 0};
-  auto nap = deadline == fiber::detail::no_deadline ? backoff : std::min(backoff, std::chrono::nanoseconds(deadline - now));
+  auto nap =
+      deadline == fiber::detail::no_deadline ? backoff : std::min(backoff, std::chrono::nanoseconds(deadline - now));
   fiber::this_fiber::sleep_for(nap);
   backoff = std::min(backoff * 2, std::chrono::nanoseconds(std::chrono::milliseconds(10)));
   return {};

@@ -54,7 +54,8 @@ int nanosleep(const timespec* req, timespec* rem) {
 }
 
 int clock_nanosleep(clockid_t clk, int flags, const timespec* req, timespec* rem) {
-  bool supported = clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_BOOTTIME;
+  bool supported =
+      clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_BOOTTIME;
   if (!fiber::detail::in_fiber() || !supported || !req) return WEFT_ORIG(clock_nanosleep)(clk, flags, req, rem);
   if (!valid(req)) return EINVAL;
   if (!(flags & TIMER_ABSTIME)) {

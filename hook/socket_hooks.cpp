@@ -90,8 +90,12 @@ class copy_source {
 constinit fiber::mutex replace_lock;
 
 // fork (fiber/detail/fork_support.hpp): held across fork(), so no child inherits it mid-dup2.
-void replace_lock_prepare() noexcept { replace_lock.lock(); }
-void replace_lock_release() noexcept { replace_lock.unlock(); }
+void replace_lock_prepare() noexcept {
+  replace_lock.lock();
+}
+void replace_lock_release() noexcept {
+  replace_lock.unlock();
+}
 __attribute__((constructor)) void register_replace_lock_fork_handler() {
   fiber::detail::register_fork_handler(
       {.layer = 2, .prepare = replace_lock_prepare, .parent = replace_lock_release, .child = replace_lock_release});
@@ -247,9 +251,8 @@ int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
   bool on_fiber = fiber::detail::in_fiber();
   // On a fiber the new fd is created non-blocking right away; its program view is `flags`.
   int real_flags = on_fiber ? (flags | SOCK_NONBLOCK) : flags;
-  ssize_t r = wh::run_blocking(fd, io_kind::read, wh::mode::once, 1, [&](size_t) -> ssize_t {
-    return WEFT_ORIG(accept4)(fd, addr, len, real_flags);
-  });
+  ssize_t r = wh::run_blocking(fd, io_kind::read, wh::mode::once, 1,
+                               [&](size_t) -> ssize_t { return WEFT_ORIG(accept4)(fd, addr, len, real_flags); });
   if (r >= 0) created(static_cast<int>(r), true, (flags & SOCK_NONBLOCK) != 0);
   return static_cast<int>(r);
 }
@@ -273,11 +276,17 @@ int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
   return r;
 }
 
-int connect(int fd, const sockaddr* addr, socklen_t len) { return do_connect(fd, addr, len); }
+int connect(int fd, const sockaddr* addr, socklen_t len) {
+  return do_connect(fd, addr, len);
+}
 
-int accept(int fd, sockaddr* addr, socklen_t* len) { return do_accept(fd, addr, len, 0); }
+int accept(int fd, sockaddr* addr, socklen_t* len) {
+  return do_accept(fd, addr, len, 0);
+}
 
-int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) { return do_accept(fd, addr, len, flags); }
+int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) {
+  return do_accept(fd, addr, len, flags);
+}
 
 int close(int fd) {
   wh::close_result closing;
@@ -308,9 +317,13 @@ int dup(int fd) noexcept {
   return r;
 }
 
-int dup2(int oldfd, int newfd) noexcept { return do_dup2(oldfd, newfd, 0, false); }
+int dup2(int oldfd, int newfd) noexcept {
+  return do_dup2(oldfd, newfd, 0, false);
+}
 
-int dup3(int oldfd, int newfd, int flags) noexcept { return do_dup2(oldfd, newfd, flags, true); }
+int dup3(int oldfd, int newfd, int flags) noexcept {
+  return do_dup2(oldfd, newfd, flags, true);
+}
 
 int fcntl(int fd, int cmd, ...) {
   va_list ap;

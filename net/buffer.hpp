@@ -40,7 +40,8 @@ class mutable_buffer {
   constexpr mutable_buffer(void* data, std::size_t size) noexcept : data_(data), size_(size) {}
   template <class R>
   requires detail::mutable_byte_range<R> &&(!std::is_same_v<std::remove_cvref_t<R>, mutable_buffer>)
-      mutable_buffer(R&& r) noexcept  // NOLINT(google-explicit-constructor, bugprone-forwarding-reference-overload): constrained away from buffers
+      mutable_buffer(R&& r) noexcept  // NOLINT(google-explicit-constructor, bugprone-forwarding-reference-overload):
+                                      // constrained away from buffers
       : data_(std::ranges::data(r)), size_(std::ranges::size(r) * sizeof(std::ranges::range_value_t<R>)) {}
 
   void* data() const noexcept { return data_; }
@@ -65,7 +66,8 @@ class const_buffer {
   template <class R>
   requires detail::byte_range<R> &&(!detail::char_literal<R>)&&(
       !std::is_same_v<std::remove_cvref_t<R>, const_buffer>)&&(!std::is_same_v<std::remove_cvref_t<R>, mutable_buffer>)
-      const_buffer(R&& r) noexcept  // NOLINT(google-explicit-constructor, bugprone-forwarding-reference-overload): constrained away from buffers
+      const_buffer(R&& r) noexcept  // NOLINT(google-explicit-constructor, bugprone-forwarding-reference-overload):
+                                    // constrained away from buffers
       : data_(std::ranges::data(r)), size_(std::ranges::size(r) * sizeof(std::ranges::range_value_t<R>)) {}
 
   const void* data() const noexcept { return data_; }

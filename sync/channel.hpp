@@ -48,7 +48,9 @@ namespace fiber {
 
 enum class channel_errc { closed = 1 };
 const std::error_category& channel_category() noexcept;
-inline std::error_code make_error_code(channel_errc e) noexcept { return {static_cast<int>(e), channel_category()}; }
+inline std::error_code make_error_code(channel_errc e) noexcept {
+  return {static_cast<int>(e), channel_category()};
+}
 
 }  // namespace fiber
 
@@ -76,7 +78,7 @@ class recv_case;
 template <class T, class F>
 class send_case;
 [[noreturn]] void channel_destroyed_with_waiters() noexcept;
-inline constexpr std::uint8_t delivered = 1;  // waiter::status: the transfer happened
+inline constexpr std::uint8_t delivered = 1;    // waiter::status: the transfer happened
 inline constexpr std::uint8_t closed_wake = 2;  // waiter::status: woken by close()
 }  // namespace detail
 
@@ -110,7 +112,7 @@ class channel {
   }
   void send(T value, std::error_code& ec) {
     ec = send_steady(value, detail::no_deadline) == channel_status::closed ? make_error_code(channel_errc::closed)
-                                                                            : std::error_code();
+                                                                           : std::error_code();
   }
   bool try_send(const T& value) {
     T copy(value);
@@ -147,7 +149,9 @@ class channel {
   }
 
   // ---- receive
-  std::optional<T> recv() { return recv_steady(detail::no_deadline); }
+  std::optional<T> recv() {
+    return recv_steady(detail::no_deadline);
+  }
   std::optional<T> try_recv() {
     std::optional<T> out;
     guard_.lock();
@@ -191,7 +195,9 @@ class channel {
     guard_.unlock();
     return n;
   }
-  std::size_t capacity() const noexcept { return cap_; }
+  std::size_t capacity() const noexcept {
+    return cap_;
+  }
 
   // ---- range-for: receives until the channel is closed and drained
   class iterator {
@@ -214,8 +220,12 @@ class channel {
     channel* ch_ = nullptr;
     mutable std::optional<T> cur_;  // the value the loop body sees
   };
-  iterator begin() { return iterator(this, recv()); }
-  std::default_sentinel_t end() noexcept { return {}; }
+  iterator begin() {
+    return iterator(this, recv());
+  }
+  std::default_sentinel_t end() noexcept {
+    return {};
+  }
 
  private:
   template <class U, class F>
@@ -316,7 +326,8 @@ class channel {
     w.token = detail::prepare_park();
     send_waiters_.push_back(&w);
     guard_.unlock();
-    detail::wait_scope ws(detail::wait_kind::channel_send, this, cap_, reinterpret_cast<const void*>(&length_of), deadline);
+    detail::wait_scope ws(detail::wait_kind::channel_send, this, cap_, reinterpret_cast<const void*>(&length_of),
+                          deadline);
     if (detail::park_until(w.token, deadline) == detail::wake_reason::notified)
       return w.status == detail::delivered ? channel_status::ok : channel_status::closed;
     guard_.lock();
@@ -337,7 +348,8 @@ class channel {
     w.token = detail::prepare_park();
     recv_waiters_.push_back(&w);
     guard_.unlock();
-    detail::wait_scope ws(detail::wait_kind::channel_recv, this, cap_, reinterpret_cast<const void*>(&length_of), deadline);
+    detail::wait_scope ws(detail::wait_kind::channel_recv, this, cap_, reinterpret_cast<const void*>(&length_of),
+                          deadline);
     if (detail::park_until(w.token, deadline) != detail::wake_reason::notified) {
       guard_.lock();
       recv_waiters_.remove(&w);
@@ -347,7 +359,9 @@ class channel {
   }
 
   // For fiber::dump(): the buffered length of the channel a waiter's record names.
-  static std::size_t length_of(const void* ch) noexcept { return static_cast<const channel*>(ch)->size(); }
+  static std::size_t length_of(const void* ch) noexcept {
+    return static_cast<const channel*>(ch)->size();
+  }
 
   mutable detail::spinlock guard_;  // protects everything below
   T* buf_ = nullptr;                // ring of cap_ slots, count_ live from head_

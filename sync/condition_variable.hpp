@@ -61,8 +61,9 @@ class condition_variable_any {
   }
   template <class Lock, class Rep, class Period>
   cv_status wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d) {
-    return wait_steady(lock, detail::deadline_after(d), nullptr) == detail::wake_reason::timeout ? cv_status::timeout
-                                                                                                 : cv_status::no_timeout;
+    return wait_steady(lock, detail::deadline_after(d), nullptr) == detail::wake_reason::timeout
+               ? cv_status::timeout
+               : cv_status::no_timeout;
   }
   template <class Lock, class Rep, class Period, class Pred>
   bool wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d, Pred pred) {

@@ -45,7 +45,9 @@ using std::future_error;
 using std::future_status;
 using std::launch;
 
-inline const std::error_category& future_category() noexcept { return std::future_category(); }
+inline const std::error_category& future_category() noexcept {
+  return std::future_category();
+}
 
 namespace detail {
 
@@ -58,7 +60,7 @@ class future_state_base : public std::enable_shared_from_this<future_state_base>
   future_state_base& operator=(const future_state_base&) = delete;
   virtual ~future_state_base() = default;
 
-  void wait();                                            // runs a deferred function first
+  void wait();                                           // runs a deferred function first
   future_status wait_until(clock::time_point deadline);  // `deferred` for deferred states
   template <class Clock, class Duration>
   future_status wait_until(const std::chrono::time_point<Clock, Duration>& t) {
@@ -161,7 +163,7 @@ template <class R>
 constexpr bool valid_result_type = std::is_void_v<R> || std::is_reference_v<R> ||
                                    (std::is_object_v<R> && !std::is_array_v<R> && std::is_destructible_v<R>);
 #define WEFT_CHECK_RESULT_TYPE(R)                                                                         \
-  static_assert(::fiber::detail::valid_result_type<R>,                                                  \
+  static_assert(::fiber::detail::valid_result_type<R>,                                                    \
                 "weft: the result type must be void, a reference, or a destructible object type that is " \
                 "not an array (LWG 3458, 3466)")
 
@@ -418,7 +420,8 @@ class packaged_task<R(Args...)> {
   template <class F>
   struct callable_impl final : callable {
     template <class G>
-    explicit callable_impl(G&& g) : fn(std::forward<G>(g)) {}  // NOLINT(bugprone-forwarding-reference-overload): never copied
+    explicit callable_impl(G&& g)
+        : fn(std::forward<G>(g)) {}  // NOLINT(bugprone-forwarding-reference-overload): never copied
     R run(Args&&... args) override {
       if constexpr (std::is_void_v<R>) {
         std::invoke(fn, std::forward<Args>(args)...);
@@ -432,8 +435,8 @@ class packaged_task<R(Args...)> {
  public:
   packaged_task() noexcept = default;
   template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, packaged_task>)
-  explicit packaged_task(F&& f)  // NOLINT(bugprone-forwarding-reference-overload): constrained, as std's
+  requires(!std::is_same_v<std::remove_cvref_t<F>, packaged_task>) explicit packaged_task(
+      F&& f)  // NOLINT(bugprone-forwarding-reference-overload): constrained, as std's
       : fn_(std::make_unique<callable_impl<std::decay_t<F>>>(std::forward<F>(f))),
         state_(std::make_shared<detail::future_state<R>>()) {
     static_assert(std::is_invocable_r_v<R, std::decay_t<F>&, Args...>,
@@ -514,11 +517,11 @@ struct call_signature<R (C::*)(A...) const&> {
   using type = R(A...);
 };
 template <class C, class R, class... A>
-struct call_signature<R (C::*)(A...) & noexcept> {
+struct call_signature<R (C::*)(A...)& noexcept> {
   using type = R(A...);
 };
 template <class C, class R, class... A>
-struct call_signature<R (C::*)(A...) const & noexcept> {
+struct call_signature<R (C::*)(A...) const& noexcept> {
   using type = R(A...);
 };
 }  // namespace detail
@@ -587,13 +590,12 @@ template <class F, class... Args>
         throw;
     }
   }
-  return future<R>(
-      std::make_shared<detail::deferred_state<R, Call>>(std::in_place, std::forward<F>(f), std::forward<Args>(args)...));
+  return future<R>(std::make_shared<detail::deferred_state<R, Call>>(std::in_place, std::forward<F>(f),
+                                                                     std::forward<Args>(args)...));
 }
 
 template <class F, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, launch>)
-[[nodiscard]] auto async(F&& f, Args&&... args) {
+requires(!std::is_same_v<std::remove_cvref_t<F>, launch>) [[nodiscard]] auto async(F&& f, Args&&... args) {
   return fiber::async(launch::async | launch::deferred, std::forward<F>(f), std::forward<Args>(args)...);
 }
 

@@ -63,7 +63,9 @@ class basic_mutex {
   }
 
  protected:
-  bool lock_until_steady(clock::time_point deadline) { return core_.try_lock_until(deadline); }
+  bool lock_until_steady(clock::time_point deadline) {
+    return core_.try_lock_until(deadline);
+  }
 
  private:
   mutex_core core_;

@@ -249,7 +249,11 @@ std::size_t select(Cases&&... cases) {
   // Runs the callback of the case at argument position `fired` and returns it.
   auto fire = [&](std::size_t fired) {
     detail::for_each_indexed(
-        all, [&](auto& c, auto index) { if (index == fired) c.fire(); }, seq);
+        all,
+        [&](auto& c, auto index) {
+          if (index == fired) c.fire();
+        },
+        seq);
     return fired;
   };
 

@@ -83,8 +83,8 @@ class shared_core {
   void undo_unlock_shared() noexcept;
 
   std::atomic<std::uint64_t> readers_{0};
-  mutex_core writers_;             // held by the writer for its whole turn
-  notify_list blocked_readers_;    // its guard protects the fields below
+  mutex_core writers_;              // held by the writer for its whole turn
+  notify_list blocked_readers_;     // its guard protects the fields below
   std::uint32_t released_gen_ = 0;  // the latest claim whose writer has let its readers in
   std::uint32_t awaited_gen_ = 0;   // the claim whose departures are being counted...
   bool awaiting_ = false;           // ...while this is set

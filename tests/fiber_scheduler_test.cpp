@@ -63,7 +63,7 @@ TEST(Scheduler, UnstartedFibersAreStolenByIdleWorkers) {
     for (int i = 0; i < n; ++i) {
       hs.push_back(fiber::spawn([&] {
         while (spawned.load() < n) fiber::this_fiber::yield();  // all exist before any works
-        auto until = std::chrono::steady_clock::now() + 2ms;      // CPU-bound: holds its worker
+        auto until = std::chrono::steady_clock::now() + 2ms;    // CPU-bound: holds its worker
         while (std::chrono::steady_clock::now() < until) {
         }
         std::lock_guard lk(mu);

@@ -23,7 +23,8 @@ TEST(Spawn, JoinReturnsValueAndPassesArguments) {
 }
 
 TEST(Spawn, MoveOnlyArgumentsAndResults) {
-  auto h = fiber::spawn([](std::unique_ptr<int> p) { return std::make_unique<int>(*p + 1); }, std::make_unique<int>(41));
+  auto h =
+      fiber::spawn([](std::unique_ptr<int> p) { return std::make_unique<int>(*p + 1); }, std::make_unique<int>(41));
   auto r = h.join();
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 42);
@@ -97,14 +98,16 @@ TEST(Spawn, DetachedFibersRunToCompletion) {
 }
 
 TEST(Spawn, StopTokenIsPassedAndRequestStopReachesIt) {
-  auto h = fiber::spawn([](std::stop_token st, int step) {
-    int loops = 0;
-    while (!st.stop_requested()) {
-      fiber::this_fiber::sleep_for(1ms);
-      loops += step;
-    }
-    return loops;
-  }, 1);
+  auto h = fiber::spawn(
+      [](std::stop_token st, int step) {
+        int loops = 0;
+        while (!st.stop_requested()) {
+          fiber::this_fiber::sleep_for(1ms);
+          loops += step;
+        }
+        return loops;
+      },
+      1);
   std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(h.request_stop());
   EXPECT_FALSE(h.request_stop());  // already requested

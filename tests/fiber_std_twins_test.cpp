@@ -123,12 +123,8 @@ TEST(StdTwins, JthreadPassesTheTokenAfterAMemberFunctionsObject) {
   // libstdc++ accepts jthread{&X::run, &x} for `void X::run(std::stop_token)`: the token goes after
   // the object argument. Ported code relies on it.
   runner r;
-  {
-    fiber::jthread j{&runner::run, &r};
-  }
-  {
-    fiber::jthread j{&runner::run_args, &r, 2, 3};
-  }
+  { fiber::jthread j{&runner::run, &r}; }
+  { fiber::jthread j{&runner::run_args, &r, 2, 3}; }
   EXPECT_EQ(r.runs, 6);
 }
 
@@ -158,9 +154,7 @@ TEST(StdTwins, CallableIsMovedAsOftenAsStdThreadMovesIt) {
   EXPECT_EQ(counted::copies.load(), 0);
 
   counted::reset();
-  {
-    fiber::jthread j{counted{}};
-  }
+  { fiber::jthread j{counted{}}; }
   EXPECT_LE(counted::moves.load(), 1);
   EXPECT_EQ(counted::copies.load(), 0);
 

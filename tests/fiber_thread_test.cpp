@@ -20,10 +20,12 @@ TEST(Thread, DefaultConstructedIsNotJoinable) {
 TEST(Thread, RunsJoinsAndReportsItsId) {
   fiber::thread::id inside;
   int value = 0;
-  fiber::thread t([&](int v) {
-    inside = fiber::this_thread::get_id();
-    value = v;
-  }, 11);
+  fiber::thread t(
+      [&](int v) {
+        inside = fiber::this_thread::get_id();
+        value = v;
+      },
+      11);
   auto id = t.get_id();
   EXPECT_TRUE(t.joinable());
   t.join();
@@ -90,11 +92,7 @@ TEST(JThread, StopSourceIsSharedWithTheFiber) {
 
 TEST(ThreadDeath, DestroyingAJoinableThreadTerminates) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(
-      {
-        fiber::thread t([] { fiber::this_thread::sleep_for(1s); });
-      },
-      "");
+  EXPECT_DEATH({ fiber::thread t([] { fiber::this_thread::sleep_for(1s); }); }, "");
 }
 
 TEST(ThreadDeath, ExceptionEscapingAThreadTerminatesWithItsMessage) {

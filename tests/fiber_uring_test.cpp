@@ -65,7 +65,9 @@ void echo_round_trip(fiber::runtime& rt) {
   EXPECT_EQ(got, "ping");
 }
 
-bool built() { return fd::io_backend_built(fiber::io_backend::io_uring); }
+bool built() {
+  return fd::io_backend_built(fiber::io_backend::io_uring);
+}
 
 }  // namespace
 

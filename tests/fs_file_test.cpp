@@ -27,8 +27,8 @@ namespace {
 struct temp_dir {
   std::filesystem::path path;
   explicit temp_dir(const char* base = nullptr) {
-    std::string templ = std::string(base ? base : (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp")) +
-                        "/weft-fs-XXXXXX";
+    std::string templ =
+        std::string(base ? base : (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp")) + "/weft-fs-XXXXXX";
     char* made = ::mkdtemp(templ.data());
     if (made) path = made;
   }

@@ -88,7 +88,9 @@ void expect_live(const ticks& t, steady::time_point from, steady::time_point to)
   EXPECT_GE(t.during(from, to), slow / 20) << "the slow call took " << slow << " ms";
 }
 
-long long ms(steady::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long long ms(steady::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 const char* backend_name() {
   switch (fiber::default_runtime().io_backend()) {

@@ -74,10 +74,11 @@ measurement park_many(fiber::runtime& rt, long n) {
   const long before = rss_bytes();
   const auto t0 = std::chrono::steady_clock::now();
   rt.run([&] {
-    for (long i = 0; i < n; ++i) handles.push_back(rt.spawn([&] {
-      g.wait();
-      finished.fetch_add(1, std::memory_order_relaxed);
-    }));
+    for (long i = 0; i < n; ++i)
+      handles.push_back(rt.spawn([&] {
+        g.wait();
+        finished.fetch_add(1, std::memory_order_relaxed);
+      }));
   });
   while (g.parked() < static_cast<std::size_t>(n)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const long during = rss_bytes();
@@ -87,8 +88,8 @@ measurement park_many(fiber::runtime& rt, long n) {
   for (auto& h : handles) h.join();
   EXPECT_EQ(finished.load(), n);
   const double per = static_cast<double>(during - before) / static_cast<double>(n);
-  std::printf("[scale] %ld parked fibers: %.0f bytes RSS each (handles included), %ld mappings, %.2f s to park all\n", n,
-              per, maps, std::chrono::duration<double>(t1 - t0).count());
+  std::printf("[scale] %ld parked fibers: %.0f bytes RSS each (handles included), %ld mappings, %.2f s to park all\n",
+              n, per, maps, std::chrono::duration<double>(t1 - t0).count());
   return {per, maps};
 }
 
@@ -142,11 +143,12 @@ TEST(Scale, OneMillionConcurrentSleepers) {
   // on this VM: first-touch page faults), near enough to keep the test short.
   const auto wake_at = t0 + std::chrono::microseconds(40 * n) + std::chrono::seconds(1);
   rt.run([&] {
-    for (long i = 0; i < n; ++i) handles.push_back(rt.spawn([&] {
-      fiber::this_fiber::sleep_until(wake_at);
-      if (std::chrono::steady_clock::now() < wake_at) early.fetch_add(1, std::memory_order_relaxed);
-      woke.fetch_add(1, std::memory_order_relaxed);
-    }));
+    for (long i = 0; i < n; ++i)
+      handles.push_back(rt.spawn([&] {
+        fiber::this_fiber::sleep_until(wake_at);
+        if (std::chrono::steady_clock::now() < wake_at) early.fetch_add(1, std::memory_order_relaxed);
+        woke.fetch_add(1, std::memory_order_relaxed);
+      }));
   });
   for (auto& h : handles) h.join();
   EXPECT_EQ(woke.load(), n);

@@ -54,10 +54,12 @@ TEST(Future, ExceptionsAndErrors) {
   EXPECT_THROW(f.get(), std::runtime_error);
 
   fiber::promise<int> p2;
-  EXPECT_EQ(error_of([&] { (void)p2.get_future(), (void)p2.get_future(); }), fiber::future_errc::future_already_retrieved);
+  EXPECT_EQ(error_of([&] { (void)p2.get_future(), (void)p2.get_future(); }),
+            fiber::future_errc::future_already_retrieved);
   p2.set_value(1);
   EXPECT_EQ(error_of([&] { p2.set_value(2); }), fiber::future_errc::promise_already_satisfied);
-  EXPECT_EQ(error_of([&] { p2.set_exception(std::make_exception_ptr(1)); }), fiber::future_errc::promise_already_satisfied);
+  EXPECT_EQ(error_of([&] { p2.set_exception(std::make_exception_ptr(1)); }),
+            fiber::future_errc::promise_already_satisfied);
 
   fiber::future<int> broken;
   {

@@ -35,9 +35,7 @@ TEST(Mutex, UncontendedFromThreadAndFiber) {
   m.unlock();
   EXPECT_TRUE(m.try_lock());
   m.unlock();
-  fiber::run([&] {
-    std::lock_guard g(m);
-  });
+  fiber::run([&] { std::lock_guard g(m); });
   std::unique_lock lk(m);
   EXPECT_TRUE(lk.owns_lock());
 }

@@ -204,12 +204,14 @@ TEST(CallOnce, RunsOnceAndRetriesAfterException) {
 
   fiber::once_flag retry;
   int attempts = 0;
-  EXPECT_THROW(fiber::call_once(retry, [&] {
-                 ++attempts;
-                 throw std::runtime_error("first fails");
-               }),
+  EXPECT_THROW(fiber::call_once(retry,
+                                [&] {
+                                  ++attempts;
+                                  throw std::runtime_error("first fails");
+                                }),
                std::runtime_error);
-  fiber::call_once(retry, [&](int add) { attempts += add; }, 10);
+  fiber::call_once(
+      retry, [&](int add) { attempts += add; }, 10);
   fiber::call_once(retry, [&] { attempts += 100; });
   EXPECT_EQ(attempts, 11);
 }

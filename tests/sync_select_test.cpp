@@ -118,12 +118,20 @@ TEST(Select, StressSelectsAgainstSelectsAndPlainOps) {
   std::atomic<bool> stop{false};
   auto consume_select = [&] {
     while (!stop) {
-      fiber::select(fiber::on_recv(a, [&](std::optional<int> v) {
-                      if (v) { seen[*v].fetch_add(1); ++received; }
-                    }),
-                    fiber::on_recv(b, [&](std::optional<int> v) {
-                      if (v) { seen[*v].fetch_add(1); ++received; }
-                    }),
+      fiber::select(fiber::on_recv(a,
+                                   [&](std::optional<int> v) {
+                                     if (v) {
+                                       seen[*v].fetch_add(1);
+                                       ++received;
+                                     }
+                                   }),
+                    fiber::on_recv(b,
+                                   [&](std::optional<int> v) {
+                                     if (v) {
+                                       seen[*v].fetch_add(1);
+                                       ++received;
+                                     }
+                                   }),
                     fiber::on_timeout(2ms));
     }
   };

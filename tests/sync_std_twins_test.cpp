@@ -158,7 +158,8 @@ TEST(StdTimedWaits, EarliestTimePointIsAnImmediateTimeout) {
         fiber::recursive_timed_mutex r;
         EXPECT_TRUE(r.try_lock_until(min));  // free: the lock is taken, time is not consulted
         r.unlock();
-      }).join();
+      })
+          .join();
       held.unlock();
       fiber::counting_semaphore<1> sem(0);
       EXPECT_FALSE(sem.try_acquire_until(min));
@@ -380,7 +381,9 @@ TEST(StdFutures, NotifyAllAtThreadExitHoldsTheLockUntilExit) {
   h.join();
 }
 
-int triple(int v) { return 3 * v; }
+int triple(int v) {
+  return 3 * v;
+}
 
 TEST(StdFutures, DeductionGuidesUsesAllocatorAndCategory) {
   fiber::packaged_task from_function(&triple);
@@ -406,12 +409,15 @@ TEST(StdFutures, AsyncAndPackagedTaskTakeReferencesThroughStdRef) {
   int x = 0;
   fiber::async([](int& r) { r = 7; }, std::ref(x)).get();
   EXPECT_EQ(x, 7);
-  fiber::async(fiber::launch::deferred, [](int& r) { r = 8; }, std::ref(x)).get();
+  fiber::async(
+      fiber::launch::deferred, [](int& r) { r = 8; }, std::ref(x))
+      .get();
   EXPECT_EQ(x, 8);
   fiber::packaged_task<void(int&)> task([](int& r) { r = 9; });
   task(x);
   EXPECT_EQ(x, 9);
-  fiber::packaged_task<int(std::reference_wrapper<int>)> wrapped([](std::reference_wrapper<int> r) { return ++r.get(); });
+  fiber::packaged_task<int(std::reference_wrapper<int>)> wrapped(
+      [](std::reference_wrapper<int> r) { return ++r.get(); });
   auto f = wrapped.get_future();
   wrapped(std::ref(x));
   EXPECT_EQ(f.get(), 10);
@@ -504,9 +510,7 @@ TEST(StdConstexpr, ConstinitObjectsWork) {
 // Threads progress because the kernel preempts them; a fiber must give its worker away itself.
 template <class Setup>
 void spin_until_released(const char* what, Setup setup) {
-  weft_test::run_bounded(30s, what, [&] {
-    weft_test::one_worker().run([&] { setup(); });
-  });
+  weft_test::run_bounded(30s, what, [&] { weft_test::one_worker().run([&] { setup(); }); });
 }
 
 TEST(StdTryLoops, PollingLoopsMakeProgressOnOneWorker) {

@@ -146,20 +146,40 @@ TEST(Stress, ChannelsAndSelectNoLossNoDuplicates) {
           }
           break;
         case 2:
-          fiber::select(fiber::on_recv(a, [&](std::optional<long> x) {
-                          if (x) { received += *x; ++received_count; }
-                        }),
-                        fiber::on_recv(b, [&](std::optional<long> x) {
-                          if (x) { received += *x; ++received_count; }
-                        }),
+          fiber::select(fiber::on_recv(a,
+                                       [&](std::optional<long> x) {
+                                         if (x) {
+                                           received += *x;
+                                           ++received_count;
+                                         }
+                                       }),
+                        fiber::on_recv(b,
+                                       [&](std::optional<long> x) {
+                                         if (x) {
+                                           received += *x;
+                                           ++received_count;
+                                         }
+                                       }),
                         fiber::on_timeout(std::chrono::microseconds(rng() % 300)));
           break;
         default:
-          fiber::select(fiber::on_send(a, v, [&] { sent += v; ++sent_count; }),
-                        fiber::on_send(b, v, [&] { sent += v; ++sent_count; }),
-                        fiber::on_recv(b, [&](std::optional<long> x) {
-                          if (x) { received += *x; ++received_count; }
-                        }),
+          fiber::select(fiber::on_send(a, v,
+                                       [&] {
+                                         sent += v;
+                                         ++sent_count;
+                                       }),
+                        fiber::on_send(b, v,
+                                       [&] {
+                                         sent += v;
+                                         ++sent_count;
+                                       }),
+                        fiber::on_recv(b,
+                                       [&](std::optional<long> x) {
+                                         if (x) {
+                                           received += *x;
+                                           ++received_count;
+                                         }
+                                       }),
                         fiber::on_timeout(std::chrono::microseconds(rng() % 300)));
       }
     }

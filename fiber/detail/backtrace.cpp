@@ -54,12 +54,14 @@ void load_unwinder() noexcept {
 #endif
 }
 
-bool in_range(std::uintptr_t p, std::uintptr_t lo, std::uintptr_t hi) noexcept { return p >= lo && p < hi; }
+bool in_range(std::uintptr_t p, std::uintptr_t lo, std::uintptr_t hi) noexcept {
+  return p >= lo && p < hi;
+}
 
 // The frame-pointer walk reads raw stack words of another context: not instrumented (ASan would
 // flag its own redzones there, TSan a "race" that the dump pause already orders).
 WEFT_NO_SANITIZE void walk_frame_pointers(std::uintptr_t pc, std::uintptr_t fp, std::uintptr_t lo, std::uintptr_t hi,
-                                           raw_backtrace& out) noexcept {
+                                          raw_backtrace& out) noexcept {
   out.pc[out.n++] = pc;
   while (out.n < raw_backtrace::max_frames && in_range(fp, lo, hi - 16) && (fp & 7) == 0) {
     const auto* frame = reinterpret_cast<const std::uintptr_t*>(fp);
@@ -73,7 +75,9 @@ WEFT_NO_SANITIZE void walk_frame_pointers(std::uintptr_t pc, std::uintptr_t fp, 
 
 }  // namespace
 
-void prepare_unwinder() noexcept { std::call_once(unwinder_once, load_unwinder); }
+void prepare_unwinder() noexcept {
+  std::call_once(unwinder_once, load_unwinder);
+}
 
 const char* unwinder_name() noexcept {
 #if defined(__x86_64__)
@@ -224,7 +228,9 @@ symbolizer::~symbolizer() {
   if (dwfl_) dw.end(dwfl_);
 }
 
-const char* symbolizer::backend() const noexcept { return dwfl_ ? "libdw" : "dladdr"; }
+const char* symbolizer::backend() const noexcept {
+  return dwfl_ ? "libdw" : "dladdr";
+}
 
 symbolizer::frame symbolizer::resolve(std::uintptr_t pc, bool return_address) {
   const std::uintptr_t at = return_address && pc > 0 ? pc - 1 : pc;
@@ -267,9 +273,13 @@ symbolizer::frame symbolizer::lookup(std::uintptr_t at) {
 
 bool is_switch_frame(const std::string& fn) noexcept {
   static constexpr const char* prefixes[] = {
-      "fiber::detail::worker::switch_away", "fiber::detail::worker::park_current",
-      "fiber::detail::(anonymous namespace)::park_fiber", "fiber::detail::park_until", "fiber::detail::park(",
-      "fiber::detail::jump", "jump_fcontext",
+      "fiber::detail::worker::switch_away",
+      "fiber::detail::worker::park_current",
+      "fiber::detail::(anonymous namespace)::park_fiber",
+      "fiber::detail::park_until",
+      "fiber::detail::park(",
+      "fiber::detail::jump",
+      "jump_fcontext",
   };
   for (const char* p : prefixes)
     if (fn.compare(0, std::strlen(p), p) == 0) return true;

@@ -85,6 +85,7 @@ class offload_pool {
 
   friend void fork_prepare() noexcept;
   friend void fork_parent() noexcept;
+
  public:
   blocking_pool_info snapshot() {
     std::lock_guard lk(mu_);
@@ -104,8 +105,12 @@ offload_pool* the_pool = nullptr;
 
 // fork (fork_support.hpp): the queue's lock is held across fork(); the child starts a new, empty
 // pool (its threads and the parent's queued jobs are not in the child).
-void fork_prepare() noexcept { the_pool->mu_.lock(); }
-void fork_parent() noexcept { the_pool->mu_.unlock(); }
+void fork_prepare() noexcept {
+  the_pool->mu_.lock();
+}
+void fork_parent() noexcept {
+  the_pool->mu_.unlock();
+}
 void fork_child() noexcept {
   the_pool = new (std::nothrow) offload_pool();  // the old one is forgotten
   if (!the_pool) std::abort();                   // a fork child without memory for a queue
@@ -123,7 +128,9 @@ offload_pool& pool() {
 
 }  // namespace
 
-blocking_pool_info blocking_pool_snapshot() { return pool().snapshot(); }
+blocking_pool_info blocking_pool_snapshot() {
+  return pool().snapshot();
+}
 
 void run_offloaded(void (*fn)(void*), void* arg) {
   wait_scope ws(wait_kind::blocking, reinterpret_cast<const void*>(fn));

@@ -17,11 +17,9 @@
 #include <cstddef>
 #include <type_traits>
 
-
 #ifdef WEFT_ASAN
 extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, std::size_t size);
-extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
-                                                std::size_t* size_old);
+extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old, std::size_t* size_old);
 #endif
 #ifdef WEFT_ASAN
 extern "C" void __asan_unpoison_memory_region(void const volatile* addr, std::size_t size);

@@ -83,8 +83,9 @@ clock::time_point deadline_after(const std::chrono::duration<Rep, Period>& d) no
 }
 
 // C++20 makes every *_until with a type that is not a clock ill-formed ([thread.req.timing]).
-#define WEFT_REQUIRE_CLOCK(Clock) \
-  static_assert(std::chrono::is_clock_v<Clock>, "weft: the time point's Clock does not meet the Cpp17Clock requirements")
+#define WEFT_REQUIRE_CLOCK(Clock)               \
+  static_assert(std::chrono::is_clock_v<Clock>, \
+                "weft: the time point's Clock does not meet the Cpp17Clock requirements")
 
 // True once `t`'s own clock has reached t (exact; no overflow for coarse or extreme time points).
 template <class Clock, class Duration>

@@ -286,7 +286,7 @@ sample take_sample() {
   for (int tid : tasks) {
     if (known.count(tid) || s.waiting_threads.count(tid)) continue;
     if (thread_name(tid).rfind("weft-", 0) == 0) continue;  // the monitor, dump, watchdog threads
-    return s;  // another thread might still notify someone: cannot tell
+    return s;                                               // another thread might still notify someone: cannot tell
   }
   s.progress += thread_park_returns.load(std::memory_order_relaxed);
   s.asleep = true;
@@ -303,8 +303,9 @@ void start_deadlock_monitor() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       sample now = take_sample();
       if (now.asleep && last.asleep && now.progress == last.progress && now.waiting_threads == last.waiting_threads) {
-        std::fprintf(stderr, "weft: all fibers are asleep - deadlock! (WEFT_DEADLOCK_CHECK: no runnable fiber, "
-                             "timer, socket or blocking job, and no thread left that could wake one)\n");
+        std::fprintf(stderr,
+                     "weft: all fibers are asleep - deadlock! (WEFT_DEADLOCK_CHECK: no runnable fiber, "
+                     "timer, socket or blocking job, and no thread left that could wake one)\n");
         dump_text(stderr, "weft: the fibers and threads that wait");
         end_process();
       }

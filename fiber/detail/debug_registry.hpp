@@ -21,7 +21,7 @@ class runtime_core;
 struct thread_parker : parker {
   thread_parker() : parker(kind::thread) {}
   std::atomic<bool> in_use{false};
-  std::atomic<int> tid{0};           // the OS thread using it (gettid), while in_use
+  std::atomic<int> tid{0};            // the OS thread using it (gettid), while in_use
   thread_parker* all_next = nullptr;  // the pool list (immutable once linked)
 };
 

@@ -390,11 +390,16 @@ namespace {
 
 const char* state_name(fiber_view_state s) {
   switch (s) {
-    case fiber_view_state::running: return "running";
-    case fiber_view_state::runnable: return "runnable";
-    case fiber_view_state::unstarted: return "runnable (not started)";
-    case fiber_view_state::parked: return "parked";
-    case fiber_view_state::blocking: return "blocking-pool";
+    case fiber_view_state::running:
+      return "running";
+    case fiber_view_state::runnable:
+      return "runnable";
+    case fiber_view_state::unstarted:
+      return "runnable (not started)";
+    case fiber_view_state::parked:
+      return "parked";
+    case fiber_view_state::blocking:
+      return "blocking-pool";
   }
   return "?";
 }
@@ -437,9 +442,12 @@ std::string frame_text(const symbolizer::frame& fr, std::uintptr_t pc) {
 // fiber's entry function (Boost.Context's trampoline).
 // The reporting machinery on the caller's own stack (a dump from a fiber, a deadlock report).
 bool is_reporter_frame(const std::string& fn) {
-  static constexpr const char* names[] = {"fiber::dump", "fiber::detail::check_wait_cycle",
-                                          "fiber::detail::collect_all", "fiber::detail::snapshot_started",
-                                          "fiber::detail::unwind_current", "fiber::detail::(anonymous namespace)::"};
+  static constexpr const char* names[] = {"fiber::dump",
+                                          "fiber::detail::check_wait_cycle",
+                                          "fiber::detail::collect_all",
+                                          "fiber::detail::snapshot_started",
+                                          "fiber::detail::unwind_current",
+                                          "fiber::detail::(anonymous namespace)::"};
   for (const char* n : names)
     if (fn.compare(0, std::strlen(n), n) == 0) return true;
   return false;
@@ -467,10 +475,18 @@ void json_string(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char b[8];
@@ -558,7 +574,8 @@ void print_text(std::FILE* out, const dump_doc& doc, symbolizer& sym, const char
   std::string o;
   char head[256];
   char paused[48] = "";
-  if (doc.pause_ns > 0) std::snprintf(paused, sizeof paused, "workers paused %.2f ms; ", static_cast<double>(doc.pause_ns) / 1e6);
+  if (doc.pause_ns > 0)
+    std::snprintf(paused, sizeof paused, "workers paused %.2f ms; ", static_cast<double>(doc.pause_ns) / 1e6);
   std::snprintf(head, sizeof head, "%s: %zu fiber(s), %zu waiting thread(s), pid %d (%sbacktraces: %s, symbols: %s)\n",
                 title, doc.fibers.size(), doc.threads.size(), static_cast<int>(::getpid()), paused, unwinder_name(),
                 sym.backend());
@@ -744,7 +761,9 @@ void dump_to(std::FILE* out, bool json, const char* title);
 
 }  // namespace
 
-void dump_text(std::FILE* out, const char* title) { dump_to(out, false, title); }
+void dump_text(std::FILE* out, const char* title) {
+  dump_to(out, false, title);
+}
 
 namespace {
 
@@ -787,7 +806,7 @@ int parse_signal(const char* s) {
   static const struct {
     const char* name;
     int sig;
-  } table[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"QUIT", SIGQUIT}, {"HUP", SIGHUP},
+  } table[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"QUIT", SIGQUIT},   {"HUP", SIGHUP},
                {"INT", SIGINT},   {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"URG", SIGURG}};
   for (const auto& e : table)
     if (name == e.name) return e.sig;
@@ -850,7 +869,8 @@ void start_debug_services() {
 void dump_abandoned(runtime_core& rt) noexcept {
   if (!env_on("WEFT_DUMP_ON_EXIT") || !rt.owner) return;
   try {
-    if (rt.owner->stats().fibers > 0) dump_to(stderr, false, "weft: runtime destroyed with fibers alive (WEFT_DUMP_ON_EXIT)");
+    if (rt.owner->stats().fibers > 0)
+      dump_to(stderr, false, "weft: runtime destroyed with fibers alive (WEFT_DUMP_ON_EXIT)");
   } catch (...) {
   }
 }
@@ -859,8 +879,12 @@ void dump_abandoned(runtime_core& rt) noexcept {
 
 namespace fiber {
 
-void dump(std::FILE* out) { detail::dump_to(out, false, "weft: fiber dump"); }
+void dump(std::FILE* out) {
+  detail::dump_to(out, false, "weft: fiber dump");
+}
 
-void dump_json(std::FILE* out) { detail::dump_to(out, true, nullptr); }
+void dump_json(std::FILE* out) {
+  detail::dump_to(out, true, nullptr);
+}
 
 }  // namespace fiber

@@ -21,17 +21,17 @@ struct wait_snapshot {
   wait_kind kind = wait_kind::none;
   const void* object = nullptr;
   std::uint64_t detail = 0;
-  const char* via = nullptr;       // a string literal of hook/ (static storage)
-  const char* op_name = nullptr;   // file_io: the operation (a string literal)
-  std::int64_t for_ns = -1;        // how long it has waited (-1: unknown)
-  std::int64_t left_ns = -1;       // time to its deadline (-1: none)
+  const char* via = nullptr;      // a string literal of hook/ (static storage)
+  const char* op_name = nullptr;  // file_io: the operation (a string literal)
+  std::int64_t for_ns = -1;       // how long it has waited (-1: unknown)
+  std::int64_t left_ns = -1;      // time to its deadline (-1: none)
   owner_kind owner = owner_kind::none;
   const void* owner_ptr = nullptr;  // fiber_control* or thread parker
   std::size_t length = 0;           // channel: buffered values; shared_mutex: readers
   bool has_length = false;
-  std::string text_arg;            // DNS host, connect target, socket peer, file path
-  bool listening = false;          // a read wait on a listening socket (accept)
-  bool connecting = false;         // a write wait on a socket not connected yet
+  std::string text_arg;     // DNS host, connect target, socket peer, file path
+  bool listening = false;   // a read wait on a listening socket (accept)
+  bool connecting = false;  // a write wait on a socket not connected yet
 };
 
 enum class fiber_view_state : std::uint8_t { running, runnable, unstarted, parked, blocking };

@@ -8,10 +8,10 @@
 namespace fiber::detail {
 
 struct exec_context {
-  void* handle = nullptr;            // the suspended context (Boost.Context fcontext_t); valid while suspended
-  const void* stack_lo = nullptr;    // lowest usable address (for ASan)
+  void* handle = nullptr;          // the suspended context (Boost.Context fcontext_t); valid while suspended
+  const void* stack_lo = nullptr;  // lowest usable address (for ASan)
   std::size_t stack_size = 0;
-  void* tsan_fiber = nullptr;        // TSan's handle for this context
+  void* tsan_fiber = nullptr;  // TSan's handle for this context
 };
 
 }  // namespace fiber::detail

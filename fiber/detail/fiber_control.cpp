@@ -42,7 +42,7 @@ void fiber_entry(bctx::transfer_t t) {
   self->invoke();
   self->destroy_locals();
   run_exit_actions(self->exit_actions);  // after the fiber's locals, as std does after thread_locals
-  w->exit_current();  // a started fiber never leaves its home worker: `w` is still ours
+  w->exit_current();                     // a started fiber never leaves its home worker: `w` is still ours
 }
 
 }  // namespace
@@ -114,7 +114,9 @@ fiber_block reserve_fiber_block(runtime_core* rt_hint, std::size_t stack_size, s
   return {reinterpret_cast<void*>(block), slot, &rt};
 }
 
-void discard_fiber_block(const fiber_block& b) noexcept { b.slot->pool->release(b.slot); }
+void discard_fiber_block(const fiber_block& b) noexcept {
+  b.slot->pool->release(b.slot);
+}
 
 void launch(fiber_control* f, const fiber_block& b, std::string&& name, on_uncaught policy) noexcept {
   f->stack = b.slot;
@@ -206,7 +208,6 @@ void detach(fiber_control* f) noexcept {
 }
 
 }  // namespace fiber::detail
-
 
 namespace fiber::detail {
 

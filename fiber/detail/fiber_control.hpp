@@ -79,7 +79,6 @@ struct exit_action {
 void at_exit_of_current(exit_action* a) noexcept;
 void run_exit_actions(exit_action*& list) noexcept;
 
-
 struct fiber_control : parker {
   fiber_control() : parker(kind::fiber) {}
   fiber_control(const fiber_control&) = delete;
@@ -90,13 +89,13 @@ struct fiber_control : parker {
   virtual void invoke() noexcept = 0;
 
   exec_context ctx;
-  fiber_control* next = nullptr;  // link in whichever single queue holds the fiber
+  fiber_control* next = nullptr;          // link in whichever single queue holds the fiber
   fiber_control* started_prev = nullptr;  // links in home->started_ (owner thread only): the
   fiber_control* started_next = nullptr;  // list `weft fibers` walks in gdb (tools/weft-gdb.py)
-  worker* home = nullptr;         // set when the fiber starts; it never changes afterwards
+  worker* home = nullptr;                 // set when the fiber starts; it never changes afterwards
   stack_slot* stack = nullptr;
   std::uint64_t id = 0;
-  std::size_t stack_size = 0;     // usable bytes, for diagnostics
+  std::size_t stack_size = 0;  // usable bytes, for diagnostics
   fiber_state state = fiber_state::created;
   std::atomic<int> refs{2};
   std::uint32_t epoch = 0;  // fork_epoch() when it was spawned: a parent's fiber never runs in a child
@@ -158,14 +157,15 @@ template <class Fn, class... Args>
 struct token_after_object : std::false_type {};
 template <class Fn, class Obj, class... Rest>
 struct token_after_object<Fn, Obj, Rest...>
-    : std::bool_constant<std::is_member_function_pointer_v<Fn> && std::is_invocable_v<Fn, Obj, std::stop_token, Rest...>> {
-};
+    : std::bool_constant<std::is_member_function_pointer_v<Fn> &&
+                         std::is_invocable_v<Fn, Obj, std::stop_token, Rest...>> {};
 
 template <bool OfferStopToken, class Fn, class... Args>
 struct bound_call {
   static constexpr bool takes_stop_token = OfferStopToken && std::is_invocable_v<Fn, std::stop_token, Args...>;
-  static constexpr bool takes_stop_token_after_object =
-      OfferStopToken && !takes_stop_token && !std::is_invocable_v<Fn, Args...> && token_after_object<Fn, Args...>::value;
+  static constexpr bool takes_stop_token_after_object = OfferStopToken && !takes_stop_token &&
+                                                        !std::is_invocable_v<Fn, Args...> &&
+                                                        token_after_object<Fn, Args...>::value;
   static_assert(takes_stop_token || takes_stop_token_after_object || std::is_invocable_v<Fn, Args...>,
                 "weft: the callable cannot be invoked with these (decay-copied) arguments");
 

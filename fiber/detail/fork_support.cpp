@@ -13,7 +13,7 @@ namespace {
 std::atomic<std::uint32_t> epoch{0};
 
 constexpr int max_handlers = 16;
-std::mutex handlers_mu;                    // guards the table while handlers are registered
+std::mutex handlers_mu;  // guards the table while handlers are registered
 fork_handler handlers[max_handlers];
 std::atomic<int> handler_count{0};
 
@@ -43,7 +43,9 @@ void on_child() {
 
 }  // namespace
 
-std::uint32_t fork_epoch() noexcept { return epoch.load(std::memory_order_acquire); }
+std::uint32_t fork_epoch() noexcept {
+  return epoch.load(std::memory_order_acquire);
+}
 
 void register_fork_handler(const fork_handler& h) noexcept {
   std::lock_guard lk(handlers_mu);

@@ -27,7 +27,7 @@ namespace fiber::detail {
 std::uint32_t fork_epoch() noexcept;
 
 struct fork_handler {
-  int layer = 0;  // 0 fiber, 1 net, 2 hook
+  int layer = 0;                         // 0 fiber, 1 net, 2 hook
   void (*prepare)() noexcept = nullptr;  // parent, before fork: take the layer's locks
   void (*parent)() noexcept = nullptr;   // parent, after fork: release them
   void (*child)() noexcept = nullptr;    // child, after fork (single-threaded): release and repair

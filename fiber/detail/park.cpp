@@ -84,9 +84,13 @@ parker* current_parker() noexcept {
 
 }  // namespace
 
-parker* current_thread_parker() noexcept { return my_thread_parker(); }
+parker* current_thread_parker() noexcept {
+  return my_thread_parker();
+}
 
-thread_parker* all_thread_parkers() noexcept { return parker_pool.load(std::memory_order_acquire); }
+thread_parker* all_thread_parkers() noexcept {
+  return parker_pool.load(std::memory_order_acquire);
+}
 
 bool is_thread_parker(const void* p) noexcept {
   for (thread_parker* t = all_thread_parkers(); t; t = t->all_next)
@@ -94,7 +98,9 @@ bool is_thread_parker(const void* p) noexcept {
   return false;
 }
 
-wait_record& current_wait_record() noexcept { return current_parker()->wait; }
+wait_record& current_wait_record() noexcept {
+  return current_parker()->wait;
+}
 
 namespace {
 
@@ -106,7 +112,9 @@ wake_reason consume(parker* p, std::uint64_t seq) noexcept {
   return why;
 }
 
-bool woken(const parker* p) noexcept { return (p->word.load(std::memory_order_acquire) & ps_mask) >= ps_woken; }
+bool woken(const parker* p) noexcept {
+  return (p->word.load(std::memory_order_acquire) & ps_mask) >= ps_woken;
+}
 
 wake_reason park_thread(park_token token, clock::time_point deadline) noexcept {
   parker* p = token.who;
@@ -155,7 +163,9 @@ park_token prepare_park() noexcept {
   return {p, seq};
 }
 
-wake_reason park(park_token token) noexcept { return park_until(token, no_deadline); }
+wake_reason park(park_token token) noexcept {
+  return park_until(token, no_deadline);
+}
 
 wake_reason park_until(park_token token, clock::time_point deadline) noexcept {
   WEFT_ASSERT((token.who->word.load(std::memory_order_relaxed) >> 3) == token.seq,

@@ -17,7 +17,9 @@
 
 namespace fiber {
 
-unsigned usable_cpus() noexcept { return detail::usable_cpu_count(); }
+unsigned usable_cpus() noexcept {
+  return detail::usable_cpu_count();
+}
 
 }  // namespace fiber
 
@@ -70,8 +72,8 @@ void register_live(runtime_core* rt) {
 fiber::io_backend requested_backend(fiber::io_backend option) {
   const char* env = std::getenv("WEFT_IO_BACKEND");
   if (!env || !*env) return option;
-  for (auto b : {fiber::io_backend::epoll, fiber::io_backend::kqueue, fiber::io_backend::io_uring,
-                 fiber::io_backend::automatic})
+  for (auto b :
+       {fiber::io_backend::epoll, fiber::io_backend::kqueue, fiber::io_backend::io_uring, fiber::io_backend::automatic})
     if (std::strcmp(env, io_backend_name(b)) == 0) return b;
   std::fprintf(stderr, "weft: WEFT_IO_BACKEND=%s is not a backend (epoll, kqueue, io_uring); ignored\n", env);
   return option;
@@ -136,7 +138,8 @@ runtime_core::runtime_core(const runtime_options& options) {
     threads_.emplace_back([this, i, cpu] { workers_[i]->thread_main(cpu); });
   }
   unsigned watch_ms = options.watchdog_ms;
-  if (const char* env = std::getenv("WEFT_WATCHDOG_MS"); watch_ms == 0 && env) watch_ms = static_cast<unsigned>(std::atoi(env));
+  if (const char* env = std::getenv("WEFT_WATCHDOG_MS"); watch_ms == 0 && env)
+    watch_ms = static_cast<unsigned>(std::atoi(env));
   watchdog_ms_ = watch_ms;
   if (watch_ms > 0) watchdog_ = std::make_unique<watchdog>(*this, std::chrono::milliseconds(watch_ms));
   register_live(this);
@@ -242,12 +245,20 @@ runtime::runtime(runtime_options options) : core_(std::make_unique<detail::runti
 
 runtime::~runtime() = default;
 
-unsigned runtime::workers() const noexcept { return static_cast<unsigned>(core_->workers().size()); }
+unsigned runtime::workers() const noexcept {
+  return static_cast<unsigned>(core_->workers().size());
+}
 
-std::size_t runtime::default_stack_size() const noexcept { return core_->default_stack_size(); }
+std::size_t runtime::default_stack_size() const noexcept {
+  return core_->default_stack_size();
+}
 
-fiber::io_backend runtime::io_backend() const noexcept { return core_->backend(); }
+fiber::io_backend runtime::io_backend() const noexcept {
+  return core_->backend();
+}
 
-runtime& default_runtime() { return *detail::runtime_core::default_core().owner; }
+runtime& default_runtime() {
+  return *detail::runtime_core::default_core().owner;
+}
 
 }  // namespace fiber

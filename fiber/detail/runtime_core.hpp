@@ -35,8 +35,8 @@ class runtime_core {
   // calling worker's cache when it belongs to this runtime and the size is the default one.
   stack_slot* acquire_stack(std::size_t stack_size);
 
-  std::atomic<int> idle_workers{0};      // asleep in their poller
-  std::atomic<int> spinning_workers{0};  // looking for work before sleeping
+  std::atomic<int> idle_workers{0};                        // asleep in their poller
+  std::atomic<int> spinning_workers{0};                    // looking for work before sleeping
   alignas(64) std::atomic<int> remote_wakes_in_flight{0};  // threads between an inbox push and its wake-up
 
   // The runtime a spawn from the calling context goes to: the caller's own worker's runtime,

@@ -21,7 +21,9 @@ constexpr std::size_t refill_batch = 32;
 
 }  // namespace
 
-bool stack_pool::guard_regions_supported() noexcept { return stack_guard_regions_supported(); }
+bool stack_pool::guard_regions_supported() noexcept {
+  return stack_guard_regions_supported();
+}
 
 stack_pool::stack_pool(std::size_t slot_size) : slot_size_(slot_size) {}
 
@@ -91,7 +93,9 @@ stack_slot* stack_pool::slot_from_entry(std::uintptr_t e) noexcept {
   return s;
 }
 
-stack_slot* stack_pool::acquire() { return slot_from_entry(take_entry()); }
+stack_slot* stack_pool::acquire() {
+  return slot_from_entry(take_entry());
+}
 
 void stack_pool::take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t max) {
   std::lock_guard lk(mu_);

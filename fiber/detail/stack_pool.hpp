@@ -30,11 +30,10 @@ class stack_pool;
 
 // Written at the very top of each slot while it is in use.
 struct stack_slot {
-  char* base;         // lowest address of the slot (the guard page)
+  char* base;  // lowest address of the slot (the guard page)
   stack_pool* pool;
   bool guarded;
 };
-
 
 class stack_pool {
  public:

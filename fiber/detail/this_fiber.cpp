@@ -48,7 +48,9 @@ void sleep_until_steady(clock::time_point deadline) {
   while (clock::now() < deadline) park_until(prepare_park(), deadline);
 }
 
-std::size_t allocate_local_key() noexcept { return next_local_key.fetch_add(1, std::memory_order_relaxed); }
+std::size_t allocate_local_key() noexcept {
+  return next_local_key.fetch_add(1, std::memory_order_relaxed);
+}
 
 local_slot& local_slot_for(std::size_t key) {
   fiber_control* f = current_fiber();

@@ -19,7 +19,9 @@ std::int64_t monotonic_ns() noexcept {
 }  // namespace
 
 #if !defined(__x86_64__)
-std::uint64_t slow_ticks() noexcept { return static_cast<std::uint64_t>(monotonic_ns()); }
+std::uint64_t slow_ticks() noexcept {
+  return static_cast<std::uint64_t>(monotonic_ns());
+}
 #endif
 
 double ns_per_tick() noexcept {
@@ -46,45 +48,71 @@ std::int64_t wait_age_ns(std::uint64_t since) noexcept {
 
 const char* wait_kind_name(wait_kind k) noexcept {
   switch (k) {
-    case wait_kind::none: return "none";
-    case wait_kind::mutex: return "mutex";
-    case wait_kind::shared_mutex_writer: return "shared_mutex_write";
-    case wait_kind::shared_mutex_reader: return "shared_mutex_read";
-    case wait_kind::condition_variable: return "condition_variable";
-    case wait_kind::semaphore: return "semaphore";
-    case wait_kind::latch: return "latch";
-    case wait_kind::barrier: return "barrier";
-    case wait_kind::wait_group: return "wait_group";
-    case wait_kind::future: return "future";
-    case wait_kind::channel_send: return "channel_send";
-    case wait_kind::channel_recv: return "channel_recv";
-    case wait_kind::select: return "select";
-    case wait_kind::join: return "join";
-    case wait_kind::sleep: return "sleep";
-    case wait_kind::socket_read: return "socket_read";
-    case wait_kind::socket_write: return "socket_write";
-    case wait_kind::socket_connect: return "socket_connect";
-    case wait_kind::dns: return "dns";
-    case wait_kind::blocking: return "blocking";
-    case wait_kind::pthread_mutex: return "pthread_mutex";
-    case wait_kind::pthread_cond: return "pthread_cond";
-    case wait_kind::file_io: return "file_io";
-    case wait_kind::other: return "other";
-    case wait_kind::count_: break;
+    case wait_kind::none:
+      return "none";
+    case wait_kind::mutex:
+      return "mutex";
+    case wait_kind::shared_mutex_writer:
+      return "shared_mutex_write";
+    case wait_kind::shared_mutex_reader:
+      return "shared_mutex_read";
+    case wait_kind::condition_variable:
+      return "condition_variable";
+    case wait_kind::semaphore:
+      return "semaphore";
+    case wait_kind::latch:
+      return "latch";
+    case wait_kind::barrier:
+      return "barrier";
+    case wait_kind::wait_group:
+      return "wait_group";
+    case wait_kind::future:
+      return "future";
+    case wait_kind::channel_send:
+      return "channel_send";
+    case wait_kind::channel_recv:
+      return "channel_recv";
+    case wait_kind::select:
+      return "select";
+    case wait_kind::join:
+      return "join";
+    case wait_kind::sleep:
+      return "sleep";
+    case wait_kind::socket_read:
+      return "socket_read";
+    case wait_kind::socket_write:
+      return "socket_write";
+    case wait_kind::socket_connect:
+      return "socket_connect";
+    case wait_kind::dns:
+      return "dns";
+    case wait_kind::blocking:
+      return "blocking";
+    case wait_kind::pthread_mutex:
+      return "pthread_mutex";
+    case wait_kind::pthread_cond:
+      return "pthread_cond";
+    case wait_kind::file_io:
+      return "file_io";
+    case wait_kind::other:
+      return "other";
+    case wait_kind::count_:
+      break;
   }
   return "?";
 }
 
-void wait_scope::arm_record(wait_record& r, wait_kind k, const void* object, std::uint64_t detail,
-                            const void* extra, clock::time_point deadline) noexcept {
+void wait_scope::arm_record(wait_record& r, wait_kind k, const void* object, std::uint64_t detail, const void* extra,
+                            clock::time_point deadline) noexcept {
   if (tried_) return;
   tried_ = true;
   if (r.kind.load(std::memory_order_relaxed) != wait_kind::none) return;  // an outer scope says more
   r.object.store(object, std::memory_order_relaxed);
   r.detail.store(detail, std::memory_order_relaxed);
   r.extra.store(extra, std::memory_order_relaxed);
-  r.until_ns.store(deadline == no_deadline ? 0 : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                      deadline.time_since_epoch()).count(),
+  r.until_ns.store(deadline == no_deadline
+                       ? 0
+                       : std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count(),
                    std::memory_order_relaxed);
   r.since.store(fast_ticks(), std::memory_order_relaxed);
   r.kind.store(k, std::memory_order_release);

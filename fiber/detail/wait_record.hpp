@@ -68,9 +68,9 @@ struct wait_record {
   std::atomic<const void*> object{nullptr};
   std::atomic<std::uint64_t> detail{0};
   std::atomic<const void*> extra{nullptr};
-  std::atomic<const char*> via{nullptr};      // hooked POSIX call this wait serves, if any
-  std::atomic<std::uint64_t> since{0};        // fast_ticks() when the wait began (fast_clock.hpp)
-  std::atomic<std::int64_t> until_ns{0};      // steady clock deadline (0: none)
+  std::atomic<const char*> via{nullptr};  // hooked POSIX call this wait serves, if any
+  std::atomic<std::uint64_t> since{0};    // fast_ticks() when the wait began (fast_clock.hpp)
+  std::atomic<std::int64_t> until_ns{0};  // steady clock deadline (0: none)
 };
 
 // How long ago (ns) a record's `since` was taken; -1 if never.

@@ -59,7 +59,7 @@ holder current_holder() noexcept {
 
 bool holder_running_elsewhere(const void* who, std::uint32_t cpu) noexcept {
   worker* me = worker::current();
-  if (me && me->has_ready_fibers()) return false;  // better to run them than to spin
+  if (me && me->has_ready_fibers()) return false;    // better to run them than to spin
   if (cpu == holder::no_cpu) return who != nullptr;  // an OS thread: cannot tell, spin briefly
   if (cpu >= max_cpu_slots || (me && me->cpu_slot() == cpu)) return false;
   return running_on[cpu].fiber.load(std::memory_order_relaxed) == who;
@@ -177,7 +177,6 @@ worker::~worker() {
   on_cpu_->store(nullptr, std::memory_order_relaxed);
   if (cpu_slot_ != holder::no_cpu) weft_debug_workers[cpu_slot_] = nullptr;
 }
-
 
 void worker::thread_main(int pin_cpu) {
   tls_current = this;
@@ -312,7 +311,9 @@ void worker::yield_current() {
   switch_away(self, after::requeue, false);
 }
 
-void worker::park_current() { switch_away(current_, after::commit_park, false); }
+void worker::park_current() {
+  switch_away(current_, after::commit_park, false);
+}
 
 void worker::exit_current() {
   fiber_control* self = current_;
@@ -332,7 +333,10 @@ void worker::finish(fiber_control* f) noexcept {
   WEFT_ASSERT(f->state == fiber_state::running, "only the running fiber finishes");
   f->state = fiber_state::finished;
   drop(counters_.started);
-  if (f->started_prev) f->started_prev->started_next = f->started_next; else started_ = f->started_next;
+  if (f->started_prev)
+    f->started_prev->started_next = f->started_next;
+  else
+    started_ = f->started_next;
   if (f->started_next) f->started_next->started_prev = f->started_prev;
   release(f);  // the fiber's own reference: its stack is no longer in use
 }
@@ -391,8 +395,8 @@ void worker::renew_poller() {
   try {
     poller_.store(make_poller(old->backend()).release(), std::memory_order_release);  // old stays valid
   } catch (const std::system_error& e) {
-    std::fprintf(stderr, "weft: cannot create the %s poller of worker %u after fork: %s\n", io_backend_name(old->backend()),
-                 index_, e.what());
+    std::fprintf(stderr, "weft: cannot create the %s poller of worker %u after fork: %s\n",
+                 io_backend_name(old->backend()), index_, e.what());
     std::abort();
   }
   poller_renewal_due_.store(false, std::memory_order_relaxed);
@@ -404,7 +408,8 @@ void worker::push_spawned(fiber_control* f) noexcept {
   if (tls_current == this) {
     // Let an idle worker steal it: spreads spawn-heavy work across cores.
     // A spinning worker will find it by itself: wake a sleeper only when none spins (as Go does).
-    if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 && rt_.spinning_workers.load(std::memory_order_seq_cst) == 0)
+    if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 &&
+        rt_.spinning_workers.load(std::memory_order_seq_cst) == 0)
       rt_.wake_one_idle(this);
   } else {
     // The queue's size was published by a relaxed store before the lock's release: without a full

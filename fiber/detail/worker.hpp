@@ -45,7 +45,9 @@ using counter = std::atomic<std::uint64_t>;
 inline void bump(counter& c, std::uint64_t n = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
-inline void drop(counter& c) noexcept { c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+inline void drop(counter& c) noexcept {
+  c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
 
 struct worker_counters {
   counter switches{0}, steals{0}, parks{0}, remote_wakeups{0}, polls{0}, io_waits{0}, timers{0};
@@ -79,7 +81,10 @@ class fiber_fifo {
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   void push_back(fiber_control* f) noexcept {
     f->next = nullptr;
-    if (tail_) tail_->next = f; else head_ = f;
+    if (tail_)
+      tail_->next = f;
+    else
+      head_ = f;
     tail_ = f;
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
@@ -153,7 +158,7 @@ class worker {
 
   // --- called by the running fiber, on this worker's thread ---
   void yield_current();
-  void park_current();              // commits the park prepared with prepare_park()
+  void park_current();               // commits the park prepared with prepare_park()
   [[noreturn]] void exit_current();  // the fiber's last act
   void after_switch(bctx::fcontext_t from) noexcept;
 
@@ -195,9 +200,7 @@ class worker {
   const latency_counters& wake_to_run() const noexcept { return wake_wait_; }
   void note_io_wait() noexcept { bump(counters_.io_waits); }  // owner thread
   std::size_t unstarted_count() const noexcept { return spawn_q_.approx_size(); }
-  std::size_t run_queue_length() const noexcept {
-    return local_.size() + spawn_q_.approx_size();
-  }
+  std::size_t run_queue_length() const noexcept { return local_.size() + spawn_q_.approx_size(); }
   int thread_id() const noexcept { return tid_.load(std::memory_order_relaxed); }
   // True while the worker sleeps with no timer and no work: the all-asleep check's input.
   bool asleep_without_timer() const noexcept { return asleep_no_timer_.load(std::memory_order_seq_cst); }
@@ -276,7 +279,7 @@ class worker {
   void renew_poller();
   alignas(64) std::atomic<poller*> poller_;
   std::atomic<bool> poller_renewal_due_{false};  // set in a fork child; cleared by the owner
-  int pin_cpu_ = -1;  // the CPU thread_main pinned this worker to (-1: none)
+  int pin_cpu_ = -1;                             // the CPU thread_main pinned this worker to (-1: none)
 };
 
 }  // namespace fiber::detail

@@ -19,7 +19,9 @@ using detail::io_request;
 
 constexpr std::size_t max_transfer = 0x7ffff000;  // Linux's cap on one read/write
 
-std::uint32_t chunk(std::size_t n) noexcept { return static_cast<std::uint32_t>(n < max_transfer ? n : max_transfer); }
+std::uint32_t chunk(std::size_t n) noexcept {
+  return static_cast<std::uint32_t>(n < max_transfer ? n : max_transfer);
+}
 
 // A result of file_call as an error: -ECANCELED from a stop request is operation_canceled.
 std::error_code error_of(long res, bool stopped) noexcept {
@@ -40,8 +42,7 @@ long transfer(io_op op, int fd, void* p, std::size_t n, std::uint64_t offset, st
     return -1;
   }
   bool stopped = false;
-  const long r = file_call(
-      {.op = op, .fd = fd, .buf = p, .len = chunk(n), .offset = offset, .hints = hints}, &stopped);
+  const long r = file_call({.op = op, .fd = fd, .buf = p, .len = chunk(n), .offset = offset, .hints = hints}, &stopped);
   if (r < 0) {
     ec = error_of(r, stopped);
     return -1;
@@ -69,7 +70,9 @@ file::~file() {
   close(ignored);
 }
 
-int file::release() noexcept { return std::exchange(fd_, -1); }
+int file::release() noexcept {
+  return std::exchange(fd_, -1);
+}
 
 file file::open(const std::filesystem::path& path, int flags, mode_t mode) {
   std::error_code ec;
@@ -165,7 +168,9 @@ void file::write_at(std::uint64_t offset, const_buffer buf) {
   if (ec) throw std::system_error(ec, "weft: fs::file::write_at");
 }
 
-void file::sync(std::error_code& ec) noexcept { transfer(io_op::fsync, fd_, nullptr, 0, 0, ec, 0); }
+void file::sync(std::error_code& ec) noexcept {
+  transfer(io_op::fsync, fd_, nullptr, 0, 0, ec, 0);
+}
 
 void file::sync() {
   std::error_code ec;
@@ -173,7 +178,9 @@ void file::sync() {
   if (ec) throw std::system_error(ec, "weft: fs::file::sync");
 }
 
-void file::datasync(std::error_code& ec) noexcept { transfer(io_op::fdatasync, fd_, nullptr, 0, 0, ec, 0); }
+void file::datasync(std::error_code& ec) noexcept {
+  transfer(io_op::fdatasync, fd_, nullptr, 0, 0, ec, 0);
+}
 
 void file::datasync() {
   std::error_code ec;

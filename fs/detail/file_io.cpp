@@ -92,22 +92,33 @@ long offloaded(const io_request& r) noexcept {
 
 const char* op_name(io_op op) noexcept {  // for fiber::dump(): "file read on fd 7 (/var/log/app.log)"
   switch (op) {
-    case io_op::read: return "read";
-    case io_op::write: return "write";
-    case io_op::readv: return "readv";
-    case io_op::writev: return "writev";
-    case io_op::fsync: return "fsync";
-    case io_op::fdatasync: return "fdatasync";
-    case io_op::openat: return "open";
-    case io_op::close: return "close";
-    case io_op::statx: return "stat";
-    default: return "I/O";
+    case io_op::read:
+      return "read";
+    case io_op::write:
+      return "write";
+    case io_op::readv:
+      return "readv";
+    case io_op::writev:
+      return "writev";
+    case io_op::fsync:
+      return "fsync";
+    case io_op::fdatasync:
+      return "fdatasync";
+    case io_op::openat:
+      return "open";
+    case io_op::close:
+      return "close";
+    case io_op::statx:
+      return "stat";
+    default:
+      return "I/O";
   }
 }
 
 // One call on a fiber: in the worker's ring when it has one, else on the blocking pool.
 long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
-  fiber::detail::wait_scope ws(fiber::detail::wait_kind::file_io, nullptr, static_cast<std::uint64_t>(r.fd), op_name(r.op));
+  fiber::detail::wait_scope ws(fiber::detail::wait_kind::file_io, nullptr, static_cast<std::uint64_t>(r.fd),
+                               op_name(r.op));
   // io_uring does not advance the file position after a direct transfer that completed
   // asynchronously (only inline completions update f_pos): those go to the pool, exact.
   const bool positionless_ring = r.offset == io_request::current_position && (r.hints & hint_direct);
@@ -147,14 +158,17 @@ constexpr std::size_t memory_direct_max = 256 * 1024;
 
 }  // namespace
 
-bool file_call_in_kernel(io_op op) noexcept { return fiber::detail::completion_engine_for(op) != nullptr; }
+bool file_call_in_kernel(io_op op) noexcept {
+  return fiber::detail::completion_engine_for(op) != nullptr;
+}
 
 std::uint8_t file_hints(int fd) noexcept {
   std::uint8_t h = 0;
   const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
   if (fl >= 0 && (fl & O_DIRECT)) h |= hint_direct;
   struct statfs sfs {};
-  if (::syscall(SYS_fstatfs, fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) h |= hint_memory;
+  if (::syscall(SYS_fstatfs, fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
+    h |= hint_memory;
   return h;
 }
 

@@ -171,9 +171,9 @@ bool perform_completion(poll_descriptor& pd, const operation& op, fiber::detail:
   }
   if (before_park) before_park(op.direction());
   close_watch watch(pd, op.direction());
-  fiber::detail::wait_scope ws(op.direction() == io_kind::read ? fiber::detail::wait_kind::socket_read
-                                                               : fiber::detail::wait_kind::socket_write,
-                               &pd, static_cast<std::uint64_t>(pd.fd()), nullptr, deadline);  // fiber::dump()
+  fiber::detail::wait_scope ws(
+      op.direction() == io_kind::read ? fiber::detail::wait_kind::socket_read : fiber::detail::wait_kind::socket_write,
+      &pd, static_cast<std::uint64_t>(pd.fd()), nullptr, deadline);  // fiber::dump()
   for (;;) {
     completion_end end;
     bool submitted = false;
@@ -299,7 +299,8 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
   const auto len = static_cast<socklen_t>(addrlen);
   if (auto* engine = fiber::detail::completion_engine_for(io_op::connect)) {
     close_watch watch(*pd, io_kind::write);
-    fiber::detail::wait_scope ws(fiber::detail::wait_kind::socket_connect, pd, static_cast<std::uint64_t>(pd->fd()), addr,
+    fiber::detail::wait_scope ws(fiber::detail::wait_kind::socket_connect, pd, static_cast<std::uint64_t>(pd->fd()),
+                                 addr,
                                  deadline);  // fiber::dump()
     completion_end end;
     bool submitted = false;

@@ -25,14 +25,14 @@
 namespace fiber::net::detail {
 
 enum class op_kind : std::uint8_t {
-  recv,     // recv(fd, buf, len, flags)
-  send,     // send(fd, buf, len, flags | no SIGPIPE)
-  recvmsg,  // recvmsg(fd, msg, flags)
-  sendmsg,  // sendmsg(fd, msg, flags | no SIGPIPE)
-  recvfrom, // recvfrom(fd, buf, len, flags, addr, addrlen)
-  sendto,   // sendto(fd, buf, len, flags | no SIGPIPE, peer, peerlen)
-  accept,   // a new non-blocking, close-on-exec connection (os/socket_ops.hpp); ECONNABORTED skipped
-  custom,   // attempt(fd, ctx)
+  recv,      // recv(fd, buf, len, flags)
+  send,      // send(fd, buf, len, flags | no SIGPIPE)
+  recvmsg,   // recvmsg(fd, msg, flags)
+  sendmsg,   // sendmsg(fd, msg, flags | no SIGPIPE)
+  recvfrom,  // recvfrom(fd, buf, len, flags, addr, addrlen)
+  sendto,    // sendto(fd, buf, len, flags | no SIGPIPE, peer, peerlen)
+  accept,    // a new non-blocking, close-on-exec connection (os/socket_ops.hpp); ECONNABORTED skipped
+  custom,    // attempt(fd, ctx)
 };
 
 struct operation {

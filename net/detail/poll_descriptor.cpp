@@ -63,8 +63,12 @@ descriptor_pool* the_pool = nullptr;
 // fork (fiber/detail/fork_support.hpp): the pool's lock is held across fork(); in the child, the
 // operations the parent's fibers had in flight will never end, so their counts are dropped — a
 // close() in the child then really closes the descriptor.
-void fork_prepare() noexcept { the_pool->lock.lock(); }
-void fork_parent() noexcept { the_pool->lock.unlock(); }
+void fork_prepare() noexcept {
+  the_pool->lock.lock();
+}
+void fork_parent() noexcept {
+  the_pool->lock.unlock();
+}
 void fork_child() noexcept {
   the_pool->lock.unlock();
   for (poll_descriptor* arr : the_pool->blocks)
@@ -90,7 +94,6 @@ void poll_descriptor::forget_parent_operations() noexcept {
   state_.store(v & (op_unit - 1), std::memory_order_relaxed);
   finish_if_idle();  // a close() the parent's fibers were holding up completes now
 }
-
 
 poll_descriptor* poll_descriptor::create(int fd, bool owns_fd) {
   poll_descriptor* d = pool().get();

@@ -183,7 +183,8 @@ std::size_t stream_socket::readv(std::span<const mutable_buffer> bufs, std::erro
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
-  const long r = detail::perform_on(pd(), {.kind = detail::op_kind::recvmsg, .msg = &msg, .stream = true}, d.when(), ec);
+  const long r =
+      detail::perform_on(pd(), {.kind = detail::op_kind::recvmsg, .msg = &msg, .stream = true}, d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 

@@ -81,7 +81,8 @@ endpoint tcp_stream::local_endpoint() const {
 }
 
 endpoint tcp_stream::remote_endpoint() const {
-  return detail::value_or_throw("tcp_stream::remote_endpoint", [&](std::error_code& ec) { return remote_endpoint(ec); });
+  return detail::value_or_throw("tcp_stream::remote_endpoint",
+                                [&](std::error_code& ec) { return remote_endpoint(ec); });
 }
 
 // ---- listener
@@ -146,7 +147,8 @@ tcp_stream tcp_listener::accept(deadline d) {
 }
 
 endpoint tcp_listener::local_endpoint() const {
-  return detail::value_or_throw("tcp_listener::local_endpoint", [&](std::error_code& ec) { return local_endpoint(ec); });
+  return detail::value_or_throw("tcp_listener::local_endpoint",
+                                [&](std::error_code& ec) { return local_endpoint(ec); });
 }
 
 }  // namespace fiber::net

@@ -89,7 +89,8 @@ std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, std::error
 }
 
 std::size_t udp_socket::recv_from(mutable_buffer buf, endpoint& from, deadline d) {
-  return detail::value_or_throw("udp_socket::recv_from", [&](std::error_code& ec) { return recv_from(buf, from, ec, d); });
+  return detail::value_or_throw("udp_socket::recv_from",
+                                [&](std::error_code& ec) { return recv_from(buf, from, ec, d); });
 }
 
 std::size_t udp_socket::send(const_buffer buf, std::error_code& ec, deadline d) noexcept {
@@ -103,8 +104,8 @@ std::size_t udp_socket::send(const_buffer buf, deadline d) {
 }
 
 std::size_t udp_socket::recv(mutable_buffer buf, std::error_code& ec, deadline d) noexcept {
-  const long r = detail::perform_on(pd(), {.kind = detail::op_kind::recv, .buf = buf.data(), .len = buf.size()},
-                                    d.when(), ec);
+  const long r =
+      detail::perform_on(pd(), {.kind = detail::op_kind::recv, .buf = buf.data(), .len = buf.size()}, d.when(), ec);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -117,7 +118,8 @@ endpoint udp_socket::local_endpoint() const {
 }
 
 endpoint udp_socket::remote_endpoint() const {
-  return detail::value_or_throw("udp_socket::remote_endpoint", [&](std::error_code& ec) { return remote_endpoint(ec); });
+  return detail::value_or_throw("udp_socket::remote_endpoint",
+                                [&](std::error_code& ec) { return remote_endpoint(ec); });
 }
 
 }  // namespace fiber::net

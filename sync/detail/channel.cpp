@@ -22,7 +22,9 @@ const std::error_category& channel_category() noexcept {
 }
 
 namespace detail {
-void channel_destroyed_with_waiters() noexcept { fatal_misuse("channel", "destroyed while fibers/threads are blocked on it"); }
+void channel_destroyed_with_waiters() noexcept {
+  fatal_misuse("channel", "destroyed while fibers/threads are blocked on it");
+}
 }  // namespace detail
 
 }  // namespace fiber

@@ -3,7 +3,9 @@
 
 namespace fiber::detail {
 
-void throw_future_error(future_errc e) { throw future_error(e); }
+void throw_future_error(future_errc e) {
+  throw future_error(e);
+}
 
 void future_state_base::take_future() {
   list_.guard().lock();
@@ -46,7 +48,9 @@ struct publish_on_exit final : exit_action {
 };
 }  // namespace
 
-void future_state_base::publish_at_exit() { at_exit_of_current(new publish_on_exit(shared_from_this())); }
+void future_state_base::publish_at_exit() {
+  at_exit_of_current(new publish_on_exit(shared_from_this()));
+}
 
 void future_state_base::abandon() noexcept {
   list_.guard().lock();

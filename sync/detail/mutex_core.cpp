@@ -14,8 +14,8 @@ namespace {
 
 enum wake_status : std::uint8_t { not_woken = 0, woken_to_compete = 1, handed_off = 2 };
 
-constexpr int max_spins = 4;           // rounds, as Go's active_spin
-constexpr int pauses_per_spin = 30;    // cpu_relax() per round (Go: procyield(30))
+constexpr int max_spins = 4;         // rounds, as Go's active_spin
+constexpr int pauses_per_spin = 30;  // cpu_relax() per round (Go: procyield(30))
 
 std::int64_t steady_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
@@ -32,11 +32,11 @@ bool mutex_core::can_spin(int spins) const noexcept {
 }
 
 bool mutex_core::lock_slow(clock::time_point deadline) noexcept {
-  bool awake = false;         // we own the WOKEN flag (woken by unlock, or announced while spinning)
-  bool is_starving = false;   // we have waited longer than the threshold
+  bool awake = false;           // we own the WOKEN flag (woken by unlock, or announced while spinning)
+  bool is_starving = false;     // we have waited longer than the threshold
   std::int64_t wait_start = 0;  // first park (0: never parked)
   int spins = 0;
-  wait_scope ws;                // armed at the first park: fiber::dump(), the deadlock check
+  wait_scope ws;  // armed at the first park: fiber::dump(), the deadlock check
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     // Free, not reserved, not kept for starving waiters: take it (barging).
@@ -200,6 +200,8 @@ void mutex_core::wake_one(std::uint32_t s) noexcept {
   }
 }
 
-std::uint64_t current_owner_id() noexcept { return this_fiber::get_id().value(); }
+std::uint64_t current_owner_id() noexcept {
+  return this_fiber::get_id().value();
+}
 
 }  // namespace fiber::detail

@@ -108,8 +108,8 @@ class mutex_core {
 
   std::atomic<std::uint32_t> state_{0};
   std::atomic<std::uint32_t> holder_cpu_{holder::no_cpu};  // where holder_ runs (spin decisions)
-  std::atomic<const void*> holder_{nullptr};                // who took the lock last
-  spinlock guard_;                                          // protects waiters_, QUEUED, STARVING
+  std::atomic<const void*> holder_{nullptr};               // who took the lock last
+  spinlock guard_;                                         // protects waiters_, QUEUED, STARVING
   wait_list waiters_;  // tag: when the waiter first parked (steady ns); status: how it was woken
 };
 

@@ -22,7 +22,9 @@ namespace fiber::detail {
 
 namespace {
 // Wrap-safe "generation a is at or after b".
-bool at_or_after(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) >= 0; }
+bool at_or_after(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) >= 0;
+}
 }  // namespace
 
 shared_core::~shared_core() {

@@ -28,9 +28,9 @@ struct waiter {
   waiter* prev = nullptr;
   waiter* next = nullptr;
   bool linked = false;
-  std::uint8_t status = 0;     // type-specific result set by the waker (0: nothing delivered)
-  std::uintptr_t tag = 0;      // type-specific request (shared/exclusive, units wanted, ...)
-  void* slot = nullptr;        // channels: where the value goes to / comes from
+  std::uint8_t status = 0;  // type-specific result set by the waker (0: nothing delivered)
+  std::uintptr_t tag = 0;   // type-specific request (shared/exclusive, units wanted, ...)
+  void* slot = nullptr;     // channels: where the value goes to / comes from
 };
 
 class wait_list {
@@ -42,7 +42,10 @@ class wait_list {
   void push_back(waiter* w) noexcept {
     w->next = nullptr;
     w->prev = tail_;
-    if (tail_) tail_->next = w; else head_ = w;
+    if (tail_)
+      tail_->next = w;
+    else
+      head_ = w;
     tail_ = w;
     w->linked = true;
   }
@@ -50,7 +53,10 @@ class wait_list {
   void push_front(waiter* w) noexcept {
     w->prev = nullptr;
     w->next = head_;
-    if (head_) head_->prev = w; else tail_ = w;
+    if (head_)
+      head_->prev = w;
+    else
+      tail_ = w;
     head_ = w;
     w->linked = true;
   }
@@ -64,8 +70,14 @@ class wait_list {
   // Unlinks `w` if it is still linked; true if it was.
   bool remove(waiter* w) noexcept {
     if (!w->linked) return false;
-    if (w->prev) w->prev->next = w->next; else head_ = w->next;
-    if (w->next) w->next->prev = w->prev; else tail_ = w->prev;
+    if (w->prev)
+      w->prev->next = w->next;
+    else
+      head_ = w->next;
+    if (w->next)
+      w->next->prev = w->prev;
+    else
+      tail_ = w->prev;
     w->prev = w->next = nullptr;
     w->linked = false;
     return true;

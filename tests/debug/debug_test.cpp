@@ -92,10 +92,18 @@ struct json_parser {
       if (s[i] == '\\' && i + 1 < s.size()) {
         ++i;
         switch (s[i]) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'u': out += '?'; i += 4; break;
-          default: out += s[i];
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'u':
+            out += '?';
+            i += 4;
+            break;
+          default:
+            out += s[i];
         }
         ++i;
       } else {
@@ -177,7 +185,8 @@ std::string block_of(const std::string& dump, const std::string& name) {
   if (at == std::string::npos) return {};
   const auto start = dump.rfind('\n', at);
   const auto end = dump.find("\n\n", at);
-  return dump.substr(start == std::string::npos ? 0 : start + 1, end == std::string::npos ? std::string::npos : end - start);
+  return dump.substr(start == std::string::npos ? 0 : start + 1,
+                     end == std::string::npos ? std::string::npos : end - start);
 }
 
 const json* fiber_named(const json& doc, const std::string& name) {
@@ -221,7 +230,9 @@ child_result run_child(const std::string& test, const std::string& env, int time
   return r;
 }
 
-bool in_child() { return std::getenv("WEFT_DEBUG_TEST_CHILD") != nullptr; }
+bool in_child() {
+  return std::getenv("WEFT_DEBUG_TEST_CHILD") != nullptr;
+}
 
 }  // namespace
 
@@ -379,7 +390,10 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
     EXPECT_FALSE((*f)["backtrace"].arr().empty()) << c.name;
   }
   // Owners name the holder; the blocking fiber is in the blocking-pool state; the timed one has a deadline.
-  EXPECT_NE(block_of(text, "mutex-waiter").find("held by fiber " + std::to_string(static_cast<int>((*fiber_named(doc, "holder"))["id"].num())) + " 'holder'"), std::string::npos);
+  EXPECT_NE(block_of(text, "mutex-waiter")
+                .find("held by fiber " + std::to_string(static_cast<int>((*fiber_named(doc, "holder"))["id"].num())) +
+                      " 'holder'"),
+            std::string::npos);
   EXPECT_EQ((*fiber_named(doc, "mutex-waiter"))["wait"]["owner"]["name"].str(), "holder");
   EXPECT_EQ((*fiber_named(doc, "writer-waiter"))["wait"]["owner"]["name"].str(), "holder");
   EXPECT_EQ((*fiber_named(doc, "blocker"))["state"].str(), "blocking-pool");
@@ -488,11 +502,24 @@ TEST(Dump, WhileTenThousandFibersChurn) {
       ++running;
       while (!stop.load(std::memory_order_relaxed)) {
         switch (i % 5) {
-          case 0: fiber::spawn([] { fiber::this_fiber::yield(); }).join(); break;
-          case 1: { std::lock_guard g(m); ++shared; fiber::this_fiber::yield(); } break;  // contended
-          case 2: (void)ch.try_send(1); (void)ch.try_recv(); fiber::this_fiber::yield(); break;
-          case 3: fiber::this_fiber::sleep_for(1ms); break;
-          default: fiber::this_fiber::yield();
+          case 0:
+            fiber::spawn([] { fiber::this_fiber::yield(); }).join();
+            break;
+          case 1: {
+            std::lock_guard g(m);
+            ++shared;
+            fiber::this_fiber::yield();
+          } break;  // contended
+          case 2:
+            (void)ch.try_send(1);
+            (void)ch.try_recv();
+            fiber::this_fiber::yield();
+            break;
+          case 3:
+            fiber::this_fiber::sleep_for(1ms);
+            break;
+          default:
+            fiber::this_fiber::yield();
         }
       }
       ++done;
@@ -505,8 +532,12 @@ TEST(Dump, WhileTenThousandFibersChurn) {
   double worst_ms = 0;
   for (int round = 0; round < 6; ++round) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (round % 2) fiber::dump_json(null); else fiber::dump(null);
-    worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (round % 2)
+      fiber::dump_json(null);
+    else
+      fiber::dump(null);
+    worst_ms =
+        std::max(worst_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (round == 3) {
       ask.send(round);
       EXPECT_EQ(answer.recv().value_or(-1), round);
@@ -613,7 +644,8 @@ TEST(DebugChild, LatencyStats) {
   auto server = rt.spawn([&] {
     auto s = l.accept();
     char buf[16];
-    while (auto n = s.read_some(fiber::net::mutable_buffer(buf, sizeof buf))) s.write_all(fiber::net::const_buffer(buf, n));
+    while (auto n = s.read_some(fiber::net::mutable_buffer(buf, sizeof buf)))
+      s.write_all(fiber::net::const_buffer(buf, n));
   });
   rt.run([&] {
     auto c = fiber::net::tcp_stream::connect(ep);
@@ -805,12 +837,18 @@ TEST(DebugChild, TimedCycle) {
   auto l = fiber::spawn({.name = "tl"}, [&] {
     std::lock_guard g(a);
     both.arrive_and_wait();
-    if (!b.try_lock_for(300ms)) ++timeouts; else b.unlock();
+    if (!b.try_lock_for(300ms))
+      ++timeouts;
+    else
+      b.unlock();
   });
   auto r = fiber::spawn({.name = "tr"}, [&] {
     std::lock_guard g(b);
     both.arrive_and_wait();
-    if (!a.try_lock_for(300ms)) ++timeouts; else a.unlock();
+    if (!a.try_lock_for(300ms))
+      ++timeouts;
+    else
+      a.unlock();
   });
   l.join();
   r.join();

@@ -26,7 +26,8 @@ __attribute__((noinline)) void wait_in_distinct_function() {
 int main() {
   fiber::runtime rt({.workers = 1});
   std::vector<fiber::join_handle<void>> hs;
-  for (const char* name : {"alpha", "beta", "gamma"}) hs.push_back(fiber::spawn({.name = name}, wait_in_distinct_function));
+  for (const char* name : {"alpha", "beta", "gamma"})
+    hs.push_back(fiber::spawn({.name = name}, wait_in_distinct_function));
   hs.push_back(fiber::spawn({.name = "holder"}, [] {
     std::lock_guard g(held);
     wait_in_distinct_function();
@@ -42,7 +43,7 @@ int main() {
   std::thread joiner([&] { waited.join(); });
   while (fiber::default_runtime().stats().parked < 6) std::this_thread::yield();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the joiner is parked by now
-  std::raise(SIGTRAP);  // gdb stops here and runs the commands
+  std::raise(SIGTRAP);                                         // gdb stops here and runs the commands
   release.count_down();
   joiner.join();
   for (auto& t : tokens) fiber::detail::unpark(t);

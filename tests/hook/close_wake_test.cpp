@@ -40,7 +40,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-
 fiber::runtime& two_workers() {
   static auto* rt = new fiber::runtime({.workers = 2});  // never destroyed, as one_worker()
   return *rt;

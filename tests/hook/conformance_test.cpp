@@ -97,7 +97,9 @@ void set_nonblock(int fd, bool on) {
   ASSERT_EQ(fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)), 0);
 }
 
-bool is_nonblock(int fd) { return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+bool is_nonblock(int fd) {
+  return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+}
 
 void nap_ms(int ms) {
   timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
@@ -520,7 +522,7 @@ TEST(Conformance, HalfClose) {
     char buf[8];
     EXPECT_EQ(read(b, buf, sizeof buf), 3);
     EXPECT_EQ(read(b, buf, sizeof buf), 0);  // EOF after the half-close
-    EXPECT_EQ(write(b, "ok", 2), 2);          // the other direction still works
+    EXPECT_EQ(write(b, "ok", 2), 2);         // the other direction still works
     EXPECT_EQ(read(a, buf, sizeof buf), 2);
     close(a);
     close(b);
@@ -1277,8 +1279,9 @@ std::vector<std::string> addresses(const addrinfo* list) {
   std::vector<std::string> out;
   for (auto* p = list; p; p = p->ai_next) {
     char buf[INET6_ADDRSTRLEN] = {};
-    const void* a = p->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
-                                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
+    const void* a = p->ai_family == AF_INET
+                        ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
+                        : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
     inet_ntop(p->ai_family, a, buf, sizeof buf);
     int port = ntohs(reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_port);
     out.push_back(std::string(buf) + " " + std::to_string(port) + " " + std::to_string(p->ai_socktype) + "/" +

@@ -31,7 +31,9 @@ std::size_t mib() {
   return static_cast<std::size_t>(v > 0 ? v : 128);
 }
 
-long long ms(steady::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long long ms(steady::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 struct ticks {
   steady::duration worst_gap{};

@@ -33,7 +33,6 @@ namespace {
 constexpr int N = 8;
 constexpr auto wait_time = 200ms;
 
-
 template <class Body>
 std::chrono::milliseconds overlap(Body body) {
   auto& rt = one_worker();
@@ -47,7 +46,9 @@ std::chrono::milliseconds overlap(Body body) {
 }
 
 // Bypasses the hooks: the kernel's view of the flags.
-int real_flags(int fd) { return static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFL)); }
+int real_flags(int fd) {
+  return static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFL));
+}
 
 }  // namespace
 
@@ -257,7 +258,9 @@ TEST(HookOverlap, WaitingForAChildParksOnlyTheFiber) {
     const int status = rt.run([&] {
       const pid_t pid = fork();
       if (pid == 0) {
-        struct timespec t{0, 200'000'000};
+        struct timespec t {
+          0, 200'000'000
+        };
         syscall(SYS_nanosleep, &t, nullptr);
         _exit(any_child ? 4 : 3);
       }
@@ -315,7 +318,6 @@ TEST(HookOffFiber, DescriptorAdoptedByAFiberStillBlocksOnAThread) {
   EXPECT_EQ(close(sv[0]), 0);
   EXPECT_EQ(close(sv[1]), 0);
 }
-
 
 TEST(HookOffFiber, CloseFromAThreadWakesAParkedFiber) {
 #ifdef WEFT_TSAN

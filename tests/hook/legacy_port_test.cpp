@@ -48,7 +48,10 @@ void check_server(const char* path) {
         char buf[256];
         while (ok && got.size() < msg.size()) {
           ssize_t n = read(c, buf, sizeof buf);
-          if (n <= 0) ok = false; else got.append(buf, static_cast<size_t>(n));
+          if (n <= 0)
+            ok = false;
+          else
+            got.append(buf, static_cast<size_t>(n));
         }
         ok = ok && got == msg;
       }
@@ -62,5 +65,9 @@ void check_server(const char* path) {
 
 }  // namespace
 
-TEST(LegacyPort, ThreadsEchoServer) { check_server(WEFT_LEGACY_THREADS); }
-TEST(LegacyPort, FibersEchoServer) { check_server(WEFT_LEGACY_FIBERS); }
+TEST(LegacyPort, ThreadsEchoServer) {
+  check_server(WEFT_LEGACY_THREADS);
+}
+TEST(LegacyPort, FibersEchoServer) {
+  check_server(WEFT_LEGACY_FIBERS);
+}

@@ -41,7 +41,6 @@ extern char** environ;
 
 namespace {
 
-
 fiber::runtime& two_workers() {
   static auto* rt = new fiber::runtime({.workers = 2});
   return *rt;
@@ -351,7 +350,7 @@ TEST(PthreadHook, RecursiveMutexExcludesSiblingFibers) {
     auto body = [&] {
       for (int i = 0; i < 200; ++i) {
         std::lock_guard g1(rm);
-        std::lock_guard g2(rm);  // re-entry by the same fiber
+        std::lock_guard g2(rm);      // re-entry by the same fiber
         EXPECT_TRUE(rm.try_lock());  // and once more through try_lock
         max_inside = std::max(max_inside, ++inside);
         fiber::this_fiber::yield();  // the sibling runs now and must not get in
@@ -494,8 +493,8 @@ TEST(PthreadHook, TimedCallsCheckTheirArgumentsLikeGlibc) {
   pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t c = PTHREAD_COND_INITIALIZER;
   std::atomic<bool> held{false}, done{false};
-  int bad_nsec = -1, bad_clock = -1, past = -1, negative = -1, cond_bad_nsec = -1, cond_bad_clock = -1,
-      cond_past = -1, relocked = -1;
+  int bad_nsec = -1, bad_clock = -1, past = -1, negative = -1, cond_bad_nsec = -1, cond_bad_clock = -1, cond_past = -1,
+      relocked = -1;
   one_worker().run([&] {
     auto a = fiber::spawn([&] {
       pthread_mutex_lock(&m);

@@ -56,8 +56,9 @@ response get(CURL* h, const std::string& url) {
   return r;
 }
 
-std::string base_url() { return "http://127.0.0.1:" + std::to_string(weft_test::server_port("HTTP_PORT")); }
-
+std::string base_url() {
+  return "http://127.0.0.1:" + std::to_string(weft_test::server_port("HTTP_PORT"));
+}
 
 class Curl : public ::testing::Test {
  protected:
@@ -84,8 +85,8 @@ TEST_F(Curl, ManyFibersFetchExactBodies) {
           auto res = get(h, url);
           good = res.code == CURLE_OK && res.status == 200 && res.body == want;
           if (!good)
-            ADD_FAILURE() << "GET " << url << ": " << curl_easy_strerror(res.code) << ", status " << res.status
-                          << ", " << res.body.size() << " bytes";
+            ADD_FAILURE() << "GET " << url << ": " << curl_easy_strerror(res.code) << ", status " << res.status << ", "
+                          << res.body.size() << " bytes";
         }
         curl_easy_cleanup(h);
         if (good) ok.fetch_add(1);
@@ -130,8 +131,9 @@ TEST_F(Curl, SlowTransfersOverlapOnOneWorker) {
   auto all = steady::now() - t0;
   EXPECT_EQ(ok.load(), fibers);
   // Serialized, the N transfers would take N * one; require less than a quarter of that.
-  EXPECT_LT(all, one * fibers / 4) << "one transfer " << std::chrono::duration_cast<std::chrono::milliseconds>(one).count()
-                                   << " ms, " << fibers << " concurrent took "
+  EXPECT_LT(all, one * fibers / 4) << "one transfer "
+                                   << std::chrono::duration_cast<std::chrono::milliseconds>(one).count() << " ms, "
+                                   << fibers << " concurrent took "
                                    << std::chrono::duration_cast<std::chrono::milliseconds>(all).count() << " ms";
 }
 

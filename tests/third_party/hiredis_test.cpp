@@ -68,7 +68,6 @@ constexpr bool under_tsan = true;
 constexpr bool under_tsan = false;
 #endif
 
-
 }  // namespace
 
 // 200 fibers on the default runtime (every worker), each with its own connection: SET/GET of its own

@@ -52,12 +52,12 @@ struct io_request {
   static constexpr std::uint64_t current_position = ~std::uint64_t{0};
 
   io_op op = io_op::read;
-  int fd = -1;              // openat/statx: the directory fd (AT_FDCWD)
-  void* buf = nullptr;      // recv/send/read/write: the bytes; readv/writev: iovec*; recvmsg/sendmsg:
-                            // msghdr*; connect: const sockaddr*; statx: struct statx*; openat/statx: unused
-  std::uint32_t len = 0;    // bytes; iovec count; sockaddr length (connect)
-  int flags = 0;            // msg flags; accept4 flags; open flags; statx flags
-  std::uint64_t offset = 0; // read/write/readv/writev: the file offset or current_position
+  int fd = -1;                 // openat/statx: the directory fd (AT_FDCWD)
+  void* buf = nullptr;         // recv/send/read/write: the bytes; readv/writev: iovec*; recvmsg/sendmsg:
+                               // msghdr*; connect: const sockaddr*; statx: struct statx*; openat/statx: unused
+  std::uint32_t len = 0;       // bytes; iovec count; sockaddr length (connect)
+  int flags = 0;               // msg flags; accept4 flags; open flags; statx flags
+  std::uint64_t offset = 0;    // read/write/readv/writev: the file offset or current_position
   const char* path = nullptr;  // openat/statx
   std::uint32_t mode = 0;      // openat: the creation mode; statx: the mask
   std::uint8_t hints = 0;      // what the caller knows about the file (fs/detail/file_io.hpp); engines ignore it

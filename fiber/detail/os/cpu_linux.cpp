@@ -67,6 +67,8 @@ void name_current_thread(const char* name) noexcept {
   ::pthread_setname_np(::pthread_self(), shortened);
 }
 
-int current_thread_id() noexcept { return static_cast<int>(::syscall(SYS_gettid)); }
+int current_thread_id() noexcept {
+  return static_cast<int>(::syscall(SYS_gettid));
+}
 
 }  // namespace fiber::detail

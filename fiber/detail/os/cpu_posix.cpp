@@ -18,7 +18,9 @@ unsigned usable_cpu_count() noexcept {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-std::vector<int> allowed_cpus() { return {}; }
+std::vector<int> allowed_cpus() {
+  return {};
+}
 
 void pin_current_thread(int) noexcept {}
 
@@ -32,7 +34,8 @@ bool current_thread_stack(void*& lo, std::size_t& size) noexcept {
 #elif defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
   pthread_attr_t attr;
   ::pthread_attr_init(&attr);
-  const bool ok = ::pthread_attr_get_np(::pthread_self(), &attr) == 0 && ::pthread_attr_getstack(&attr, &lo, &size) == 0;
+  const bool ok =
+      ::pthread_attr_get_np(::pthread_self(), &attr) == 0 && ::pthread_attr_getstack(&attr, &lo, &size) == 0;
   ::pthread_attr_destroy(&attr);
   return ok;
 #else

@@ -75,7 +75,9 @@ std::unique_ptr<descriptor_set> make_kqueue_descriptor_set() noexcept {
 }
 
 #if !defined(__linux__)
-std::unique_ptr<descriptor_set> make_descriptor_set() noexcept { return make_kqueue_descriptor_set(); }
+std::unique_ptr<descriptor_set> make_descriptor_set() noexcept {
+  return make_kqueue_descriptor_set();
+}
 #endif
 
 }  // namespace fiber::detail

@@ -109,6 +109,8 @@ class epoll_poller final : public poller {
 
 }  // namespace
 
-std::unique_ptr<poller> make_epoll_poller() { return std::make_unique<epoll_poller>(); }
+std::unique_ptr<poller> make_epoll_poller() {
+  return std::make_unique<epoll_poller>();
+}
 
 }  // namespace fiber::detail

@@ -139,6 +139,8 @@ class kqueue_poller final : public poller {
 
 }  // namespace
 
-std::unique_ptr<poller> make_kqueue_poller() { return std::make_unique<kqueue_poller>(); }
+std::unique_ptr<poller> make_kqueue_poller() {
+  return std::make_unique<kqueue_poller>();
+}
 
 }  // namespace fiber::detail

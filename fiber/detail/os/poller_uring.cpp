@@ -106,7 +106,7 @@ struct mode_table {
   op_mode modes[static_cast<int>(io_op::count_)];
 };
 
-constexpr const char* op_names[] = {"recv",  "send",   "recvmsg", "sendmsg", "accept",    "connect", "read", "write",
+constexpr const char* op_names[] = {"recv",  "send",   "recvmsg", "sendmsg",   "accept", "connect", "read", "write",
                                     "readv", "writev", "fsync",   "fdatasync", "openat", "close",   "statx"};
 static_assert(sizeof op_names / sizeof op_names[0] == static_cast<int>(io_op::count_));
 
@@ -344,10 +344,10 @@ class uring_poller final : public poller, public completion_engine {
     }
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
       bool ok = true;
-      for (int op : {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL, IORING_OP_RECV, IORING_OP_SEND,
-                     IORING_OP_RECVMSG, IORING_OP_SENDMSG, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_READ,
-                     IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_OPENAT,
-                     IORING_OP_CLOSE, IORING_OP_STATX})
+      for (int op :
+           {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL, IORING_OP_RECV, IORING_OP_SEND,
+            IORING_OP_RECVMSG, IORING_OP_SENDMSG, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_READ, IORING_OP_WRITE,
+            IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_OPENAT, IORING_OP_CLOSE, IORING_OP_STATX})
         ok = ok && io_uring_opcode_supported(probe, op);
       io_uring_free_probe(probe);
       if (!ok) {
@@ -563,6 +563,8 @@ class uring_poller final : public poller, public completion_engine {
 
 }  // namespace
 
-std::unique_ptr<poller> make_uring_poller() { return std::make_unique<uring_poller>(); }
+std::unique_ptr<poller> make_uring_poller() {
+  return std::make_unique<uring_poller>();
+}
 
 }  // namespace fiber::detail

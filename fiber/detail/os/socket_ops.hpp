@@ -25,7 +25,7 @@ int accept_connection(int listen_fd) noexcept;
 // Probes of a connecting socket. On Linux they are raw system calls, so that an interposer (weft's
 // own hook library) never sees weft's internal checks; elsewhere libc's.
 int pending_socket_error(int fd) noexcept;  // SO_ERROR (0: none; the errno when the call itself fails)
-bool writable_now(int fd) noexcept;          // poll(POLLOUT) with a zero timeout
-bool has_peer(int fd) noexcept;              // getpeername succeeds (false with errno, ENOTCONN: not yet)
+bool writable_now(int fd) noexcept;         // poll(POLLOUT) with a zero timeout
+bool has_peer(int fd) noexcept;             // getpeername succeeds (false with errno, ENOTCONN: not yet)
 
 }  // namespace fiber::detail

@@ -26,7 +26,8 @@ void wake_word(std::atomic<std::uint64_t>& word) noexcept;
 
 // The portable implementation under its own names (the platform one on systems without a native
 // address-wait primitive; tests exercise it everywhere).
-void portable_wait_on_word(std::atomic<std::uint64_t>& word, std::uint64_t expected, clock::time_point deadline) noexcept;
+void portable_wait_on_word(std::atomic<std::uint64_t>& word, std::uint64_t expected,
+                           clock::time_point deadline) noexcept;
 void portable_wake_word(std::atomic<std::uint64_t>& word) noexcept;
 
 }  // namespace fiber::detail

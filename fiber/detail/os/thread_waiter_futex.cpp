@@ -29,8 +29,8 @@ void wait_on_word(std::atomic<std::uint64_t>& word, std::uint64_t expected, cloc
     abs = timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
     limit = &abs;
   }
-  ::syscall(SYS_futex, futex_address(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, static_cast<std::uint32_t>(expected),
-            limit, nullptr, FUTEX_BITSET_MATCH_ANY);
+  ::syscall(SYS_futex, futex_address(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
+            static_cast<std::uint32_t>(expected), limit, nullptr, FUTEX_BITSET_MATCH_ANY);
 }
 
 void wake_word(std::atomic<std::uint64_t>& word) noexcept {

@@ -21,14 +21,16 @@ struct bucket {
 constexpr std::size_t bucket_count = 64;
 
 bucket& bucket_for(const void* addr) noexcept {
-  static auto* buckets = new bucket[bucket_count];  // NOLINT(bugprone-unhandled-exception-at-new): at first use; out of memory there is fatal
+  static auto* buckets = new bucket[bucket_count];  // NOLINT(bugprone-unhandled-exception-at-new): at first use; out of
+                                                    // memory there is fatal
   auto a = reinterpret_cast<std::uintptr_t>(addr);
   return buckets[(a >> 4) % bucket_count];
 }
 
 }  // namespace
 
-void portable_wait_on_word(std::atomic<std::uint64_t>& word, std::uint64_t expected, clock::time_point deadline) noexcept {
+void portable_wait_on_word(std::atomic<std::uint64_t>& word, std::uint64_t expected,
+                           clock::time_point deadline) noexcept {
   bucket& b = bucket_for(&word);
   std::unique_lock lk(b.m);
   if (word.load(std::memory_order_acquire) != expected) return;

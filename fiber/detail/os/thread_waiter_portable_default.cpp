@@ -8,6 +8,8 @@ void wait_on_word(std::atomic<std::uint64_t>& word, std::uint64_t expected, cloc
   portable_wait_on_word(word, expected, deadline);
 }
 
-void wake_word(std::atomic<std::uint64_t>& word) noexcept { portable_wake_word(word); }
+void wake_word(std::atomic<std::uint64_t>& word) noexcept {
+  portable_wake_word(word);
+}
 
 }  // namespace fiber::detail
