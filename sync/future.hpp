@@ -419,9 +419,10 @@ class packaged_task<R(Args...)> {
   };
   template <class F>
   struct callable_impl final : callable {
+    // Never copied or moved itself: built once in place by make_unique.
     template <class G>
-    explicit callable_impl(G&& g)
-        : fn(std::forward<G>(g)) {}  // NOLINT(bugprone-forwarding-reference-overload): never copied
+    explicit callable_impl(G&& g)  // NOLINT(bugprone-forwarding-reference-overload)
+        : fn(std::forward<G>(g)) {}
     R run(Args&&... args) override {
       if constexpr (std::is_void_v<R>) {
         std::invoke(fn, std::forward<Args>(args)...);
@@ -434,14 +435,16 @@ class packaged_task<R(Args...)> {
 
  public:
   packaged_task() noexcept = default;
+  // Constrained as std's is: never chosen over the move constructor.
+  // NOLINTBEGIN(bugprone-forwarding-reference-overload)
   template <class F>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, packaged_task>) explicit packaged_task(
-      F&& f)  // NOLINT(bugprone-forwarding-reference-overload): constrained, as std's
+  requires(!std::is_same_v<std::remove_cvref_t<F>, packaged_task>) explicit packaged_task(F&& f)
       : fn_(std::make_unique<callable_impl<std::decay_t<F>>>(std::forward<F>(f))),
         state_(std::make_shared<detail::future_state<R>>()) {
     static_assert(std::is_invocable_r_v<R, std::decay_t<F>&, Args...>,
                   "packaged_task: the callable cannot be invoked with the signature's arguments");
   }
+  // NOLINTEND(bugprone-forwarding-reference-overload)
   packaged_task(packaged_task&&) noexcept = default;
   packaged_task& operator=(packaged_task&& o) noexcept {
     if (this != &o) {

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fs/fs.hpp>
 #include <fiber/fiber.hpp>
+#include "ticker.hpp"
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,16 +24,12 @@
 using namespace std::chrono_literals;
 namespace fs = fiber::fs;
 using steady = std::chrono::steady_clock;
+using weft_test::expect_live;
+using weft_test::ms;
+using weft_test::ticks;
+using weft_test::with_ticker;
 
 namespace {
-
-constexpr auto allowed_gap = 100ms;  // generous: the blocking call takes hundreds of ms
-
-std::size_t mib() {
-  const char* env = std::getenv("WEFT_FS_RESPONSIVE_MIB");
-  const int v = env ? std::atoi(env) : 0;
-  return static_cast<std::size_t>(v > 0 ? v : 128);
-}
 
 struct temp_file {
   std::filesystem::path path;
@@ -44,53 +41,6 @@ struct temp_file {
   }
   ~temp_file() { ::unlink(path.c_str()); }
 };
-
-struct ticks {
-  steady::duration worst_gap{};
-  std::vector<steady::time_point> at;
-  // Ticks that happened inside [from, to].
-  long during(steady::time_point from, steady::time_point to) const {
-    return static_cast<long>(std::count_if(at.begin(), at.end(), [&](auto t) { return t >= from && t <= to; }));
-  }
-};
-
-// Runs `work` on a fiber next to a 1 ms ticker on a one-worker runtime; returns the ticks.
-template <class Work>
-ticks with_ticker(Work work) {
-  fiber::runtime rt({.workers = 1});
-  return rt.run([&] {
-    std::atomic<bool> done{false};
-    auto ticker = fiber::spawn([&] {
-      ticks t;
-      t.at.reserve(100'000);
-      auto last = steady::now();
-      while (!done.load(std::memory_order_relaxed)) {
-        fiber::this_fiber::sleep_for(1ms);
-        const auto now = steady::now();
-        t.worst_gap = std::max(t.worst_gap, now - last);
-        t.at.push_back(now);
-        last = now;
-      }
-      return t;
-    });
-    fiber::this_fiber::sleep_for(5ms);
-    work();
-    done = true;
-    return ticker.join();
-  });
-}
-
-// The liveness judged: no gap above the bound, and the ticker ran all through the slow call (at
-// least one tick per 20 ms of it: a blocked worker would tick zero times).
-void expect_live(const ticks& t, steady::time_point from, steady::time_point to) {
-  EXPECT_LT(t.worst_gap, allowed_gap);
-  const auto slow = std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-  EXPECT_GE(t.during(from, to), slow / 20) << "the slow call took " << slow << " ms";
-}
-
-long long ms(steady::duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
 
 const char* backend_name() {
   switch (fiber::default_runtime().io_backend()) {
@@ -107,7 +57,7 @@ const char* backend_name() {
 
 TEST(FsResponsive, TickerKeepsTickingWhileAFiberFsyncsDirtyData) {
   temp_file tf;
-  const std::size_t total = mib() << 20;
+  const std::size_t total = weft_test::responsive_mib() << 20;
   steady::time_point write0, sync0, sync1;
   const ticks t = with_ticker([&] {
     auto f = fs::file::open(tf.path, O_WRONLY | O_TRUNC);
@@ -119,13 +69,14 @@ TEST(FsResponsive, TickerKeepsTickingWhileAFiberFsyncsDirtyData) {
     sync1 = steady::now();
   });
   std::printf("backend %s: %zu MiB written in %lld ms, fsync %lld ms (%ld ticks during it), largest tick gap %lld ms\n",
-              backend_name(), mib(), ms(sync0 - write0), ms(sync1 - sync0), t.during(sync0, sync1), ms(t.worst_gap));
+              backend_name(), weft_test::responsive_mib(), ms(sync0 - write0), ms(sync1 - sync0),
+              t.during(sync0, sync1), ms(t.worst_gap));
   expect_live(t, write0, sync1);
 }
 
 TEST(FsResponsive, TickerKeepsTickingWhileAFiberReadsALargeFileWithODirect) {
   temp_file tf;
-  const std::size_t total = mib() << 20;
+  const std::size_t total = weft_test::responsive_mib() << 20;
   {
     const int fd = ::open(tf.path.c_str(), O_WRONLY | O_TRUNC);
     ASSERT_GE(fd, 0);
@@ -154,7 +105,7 @@ TEST(FsResponsive, TickerKeepsTickingWhileAFiberReadsALargeFileWithODirect) {
   });
   EXPECT_EQ(got, total);
   std::printf("backend %s: %zu MiB read with O_DIRECT in %lld ms (%ld ticks during it), largest tick gap %lld ms\n",
-              backend_name(), mib(), ms(read1 - read0), t.during(read0, read1), ms(t.worst_gap));
+              backend_name(), weft_test::responsive_mib(), ms(read1 - read0), t.during(read0, read1), ms(t.worst_gap));
   expect_live(t, read0, read1);
 }
 

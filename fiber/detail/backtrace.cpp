@@ -113,7 +113,7 @@ WEFT_NO_SANITIZE void unwind_suspended(const void* handle, const void* stack_lo,
     g[REG_RBX] = static_cast<greg_t>(saved[5]);
     g[REG_RBP] = static_cast<greg_t>(saved[6]);
     g[REG_RIP] = static_cast<greg_t>(saved[7]);
-    g[REG_RSP] = static_cast<greg_t>(h + 0x40);
+    g[REG_RSP] = static_cast<greg_t>(h) + 0x40;
     unw_cursor_t cursor;
     if (uw.init_local(&cursor, &uc) == 0) {
       do {

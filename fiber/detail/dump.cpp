@@ -35,12 +35,14 @@ namespace fiber::detail {
 
 // ---------------------------------------------------------------- registry
 
+// Never destroyed: dumps may run during static destruction. Out of memory at first use ends the
+// process (noexcept), which is what it should do that early.
 std::mutex& runtime_registry_lock() noexcept {
-  static auto* mu = new std::mutex;  // never destroyed: dumps may run during static destruction
+  static auto* mu = new std::mutex;  // NOLINT(bugprone-unhandled-exception-at-new)
   return *mu;
 }
 std::vector<runtime_core*>& runtime_registry() noexcept {
-  static auto* v = new std::vector<runtime_core*>;
+  static auto* v = new std::vector<runtime_core*>;  // NOLINT(bugprone-unhandled-exception-at-new)
   return *v;
 }
 void register_runtime(runtime_core* rt) {

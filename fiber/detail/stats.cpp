@@ -22,7 +22,8 @@ namespace {
 
 latency_histogram copy_histogram(const detail::latency_counters& c) noexcept {
   latency_histogram h;
-  for (std::size_t i = 0; i < latency_histogram::bucket_count && i < detail::latency_counters::buckets; ++i) {
+  static_assert(latency_histogram::bucket_count == detail::latency_counters::buckets, "one bucket layout");
+  for (std::size_t i = 0; i < latency_histogram::bucket_count; ++i) {
     h.buckets[i] = c.bucket[i].load(std::memory_order_relaxed);
     h.count += h.buckets[i];
   }

@@ -217,28 +217,20 @@ long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::tim
   // Stream reads: skip a syscall that would only say EAGAIN (the read hint, poll_descriptor.hpp).
   bool try_first = !(op.stream && pd.read_first_would_fail());
   for (;;) {
-    if (!try_first) {
-      try_first = true;
-      if (before_park) {
-        before_park(dir);
-        before_park = nullptr;
-      }
-      if ((ec = pd.wait(dir, deadline))) {
-        if (why) *why = failure::wait;
+    if (try_first) {
+      const long r = attempt(pd.fd(), op);
+      // A short read (or EAGAIN) drained the buffer; end of stream (0) and errors stay answerable at once.
+      if (op.stream) pd.note_read(r > 0 ? static_cast<std::size_t>(r) < requested_bytes(op) : r < 0 && errno == EAGAIN);
+      if (r >= 0) return r;
+      const int e = errno;
+      if (e == EINTR) continue;
+      if (e != EAGAIN && e != EWOULDBLOCK) {
+        ec = {e, std::generic_category()};
+        if (why) *why = failure::syscall;
         return -1;
       }
     }
-    const long r = attempt(pd.fd(), op);
-    // A short read (or EAGAIN) drained the buffer; end of stream (0) and errors stay answerable at once.
-    if (op.stream) pd.note_read(r > 0 ? static_cast<std::size_t>(r) < requested_bytes(op) : r < 0 && errno == EAGAIN);
-    if (r >= 0) return r;
-    const int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN && e != EWOULDBLOCK) {
-      ec = {e, std::generic_category()};
-      if (why) *why = failure::syscall;
-      return -1;
-    }
+    try_first = true;  // after a wait, the syscall decides
     if (before_park) {
       before_park(dir);
       before_park = nullptr;

@@ -14,65 +14,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fiber/fiber.hpp>
+#include "../ticker.hpp"
 #include <memory>
 #include <string>
 #include <vector>
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using weft_test::expect_live;
+using weft_test::ms;
+using weft_test::ticks;
+using weft_test::with_ticker;
 
 namespace {
-
-constexpr auto allowed_gap = 100ms;
-
-std::size_t mib() {
-  const char* env = std::getenv("WEFT_FS_RESPONSIVE_MIB");
-  const int v = env ? std::atoi(env) : 0;
-  return static_cast<std::size_t>(v > 0 ? v : 128);
-}
-
-long long ms(steady::duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-struct ticks {
-  steady::duration worst_gap{};
-  std::vector<steady::time_point> at;
-  long during(steady::time_point from, steady::time_point to) const {
-    return static_cast<long>(std::count_if(at.begin(), at.end(), [&](auto t) { return t >= from && t <= to; }));
-  }
-};
-
-template <class Work>
-ticks with_ticker(Work work) {
-  fiber::runtime rt({.workers = 1});
-  return rt.run([&] {
-    std::atomic<bool> done{false};
-    auto ticker = fiber::spawn([&] {
-      ticks t;
-      t.at.reserve(100'000);
-      auto last = steady::now();
-      while (!done.load(std::memory_order_relaxed)) {
-        fiber::this_fiber::sleep_for(1ms);
-        const auto now = steady::now();
-        t.worst_gap = std::max(t.worst_gap, now - last);
-        t.at.push_back(now);
-        last = now;
-      }
-      return t;
-    });
-    fiber::this_fiber::sleep_for(5ms);
-    work();
-    done = true;
-    return ticker.join();
-  });
-}
-
-void expect_live(const ticks& t, steady::time_point from, steady::time_point to) {
-  EXPECT_LT(t.worst_gap, allowed_gap);
-  const auto slow = std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-  EXPECT_GE(t.during(from, to), slow / 20) << "the slow call took " << slow << " ms";
-}
 
 struct temp_file {
   std::string path;
@@ -89,7 +43,7 @@ struct temp_file {
 
 TEST(HookFile, PlainWriteAndFsyncOnAFiberLeaveTheWorkerTicking) {
   temp_file tf;
-  const std::size_t total = mib() << 20;
+  const std::size_t total = weft_test::responsive_mib() << 20;
   steady::time_point write0, sync0, sync1;
   const ticks t = with_ticker([&] {
     const int fd = ::open(tf.path.c_str(), O_WRONLY | O_TRUNC);
@@ -103,14 +57,15 @@ TEST(HookFile, PlainWriteAndFsyncOnAFiberLeaveTheWorkerTicking) {
     sync1 = steady::now();
     ::close(fd);
   });
-  std::printf("%zu MiB: write %lld ms, fsync %lld ms (%ld ticks during it), largest tick gap %lld ms\n", mib(),
-              ms(sync0 - write0), ms(sync1 - sync0), t.during(sync0, sync1), ms(t.worst_gap));
+  std::printf("%zu MiB: write %lld ms, fsync %lld ms (%ld ticks during it), largest tick gap %lld ms\n",
+              weft_test::responsive_mib(), ms(sync0 - write0), ms(sync1 - sync0), t.during(sync0, sync1),
+              ms(t.worst_gap));
   expect_live(t, write0, sync1);
 }
 
 TEST(HookFile, PlainPreadOnAnODirectDescriptorLeavesTheWorkerTicking) {
   temp_file tf;
-  const std::size_t total = mib() << 20;
+  const std::size_t total = weft_test::responsive_mib() << 20;
   {
     const int fd = ::open(tf.path.c_str(), O_WRONLY | O_TRUNC);
     const std::string chunk(1 << 20, 'r');
@@ -140,7 +95,7 @@ TEST(HookFile, PlainPreadOnAnODirectDescriptorLeavesTheWorkerTicking) {
     ::close(fd);
   });
   EXPECT_EQ(got, total);
-  std::printf("%zu MiB O_DIRECT pread in %lld ms (%ld ticks during it), largest tick gap %lld ms\n", mib(),
-              ms(read1 - read0), t.during(read0, read1), ms(t.worst_gap));
+  std::printf("%zu MiB O_DIRECT pread in %lld ms (%ld ticks during it), largest tick gap %lld ms\n",
+              weft_test::responsive_mib(), ms(read1 - read0), t.during(read0, read1), ms(t.worst_gap));
   expect_live(t, read0, read1);
 }
