@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fiber/fiber.hpp>
 #include <fs/fs.hpp>
+#include <latch>
 #include <memory>
 #include <random>
 #include <string>
@@ -87,7 +88,13 @@ void run_threads(int tasks, double seconds, const char* what, Task task) {
   std::atomic<bool> stop{false};
   std::atomic<long> total{0};
   std::vector<std::thread> ts;
-  for (int t = 0; t < tasks; ++t) ts.emplace_back([&, t] { total += task(t, stop); });
+  std::latch start(tasks + 1);  // the clock starts when every thread exists, not while they are created
+  for (int t = 0; t < tasks; ++t)
+    ts.emplace_back([&, t] {
+      start.arrive_and_wait();
+      total += task(t, stop);
+    });
+  start.arrive_and_wait();
   const auto t0 = steady::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
