@@ -193,16 +193,23 @@ std::uint64_t file::size(std::error_code& ec) noexcept {
     ec = std::make_error_code(std::errc::bad_file_descriptor);
     return 0;
   }
-  struct statx stx {};
   bool stopped = false;
+#if defined(WEFT_LINUX_FILE_IO)
+  struct statx stx {};
   const long r = file_call(
       {.op = io_op::statx, .fd = fd_, .buf = &stx, .flags = AT_EMPTY_PATH, .path = "", .mode = STATX_SIZE}, &stopped);
+  const std::uint64_t bytes = stx.stx_size;
+#else
+  struct stat st {};
+  const long r = file_call({.op = io_op::statx, .fd = fd_, .buf = &st}, &stopped);  // an fstat (file_io.hpp)
+  const auto bytes = static_cast<std::uint64_t>(st.st_size);
+#endif
   if (r < 0) {
     ec = error_of(r, stopped);
     return 0;
   }
   ec.clear();
-  return stx.stx_size;
+  return bytes;
 }
 
 std::uint64_t file::size() {

@@ -6,12 +6,14 @@
 #include <fiber/detail/wait_record.hpp>
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#if defined(WEFT_LINUX_FILE_IO)
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#endif
 
 #include <cerrno>
 #include <fiber/blocking.hpp>
@@ -22,6 +24,7 @@ namespace fiber::fs::detail {
 
 namespace {
 
+#if defined(WEFT_LINUX_FILE_IO)
 constexpr long cur = -1;  // preadv2/pwritev2's "the file position"
 
 long pos_of(const io_request& r) noexcept {
@@ -80,6 +83,64 @@ long read_nowait(const io_request& r) noexcept {
     return errno == EOPNOTSUPP ? -EAGAIN : -errno;
   }
 }
+#else
+// The POSIX call itself, on the calling thread (EINTR retried; close never is). No hook library
+// exists off Linux, so plain libc calls reach the kernel.
+long direct(const io_request& r) noexcept {
+  const bool at_position = r.offset == io_request::current_position;
+  const auto off = static_cast<off_t>(r.offset);
+  for (;;) {
+    long res = -1;
+    switch (r.op) {
+      case io_op::read:
+        res = at_position ? ::read(r.fd, r.buf, r.len) : ::pread(r.fd, r.buf, r.len, off);
+        break;
+      case io_op::write:
+        res = at_position ? ::write(r.fd, r.buf, r.len) : ::pwrite(r.fd, r.buf, r.len, off);
+        break;
+      case io_op::readv: {
+        const auto* iov = static_cast<const ::iovec*>(r.buf);
+        const int n = static_cast<int>(r.len);
+        res = at_position ? ::readv(r.fd, iov, n) : ::preadv(r.fd, iov, n, off);
+        break;
+      }
+      case io_op::writev: {
+        const auto* iov = static_cast<const ::iovec*>(r.buf);
+        const int n = static_cast<int>(r.len);
+        res = at_position ? ::writev(r.fd, iov, n) : ::pwritev(r.fd, iov, n, off);
+        break;
+      }
+      case io_op::fsync:
+        res = ::fsync(r.fd);
+        break;
+      case io_op::fdatasync:
+#if defined(__APPLE__)
+        res = ::fcntl(r.fd, F_FULLFSYNC);  // macOS's fsync does not reach the medium; this does
+#else
+        res = ::fdatasync(r.fd);
+#endif
+        break;
+      case io_op::openat:
+        res = ::openat(r.fd, r.path, r.flags, static_cast<mode_t>(r.mode));
+        break;
+      case io_op::close:
+        res = ::close(r.fd);
+        return res < 0 ? -errno : res;
+      case io_op::statx:  // here: fstat of r.fd into the struct stat at r.buf
+        res = ::fstat(r.fd, static_cast<struct stat*>(r.buf));
+        break;
+      default:
+        return -EINVAL;
+    }
+    if (res >= 0) return res;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+long read_nowait(const io_request&) noexcept {
+  return -EAGAIN;
+}  // no RWF_NOWAIT: always the pool
+#endif
 
 long offloaded(const io_request& r) noexcept {
   struct job {
@@ -119,6 +180,7 @@ const char* op_name(io_op op) noexcept {  // for fiber::dump(): "file read on fd
 long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   fiber::detail::wait_scope ws(fiber::detail::wait_kind::file_io, nullptr, static_cast<std::uint64_t>(r.fd),
                                op_name(r.op));
+#if defined(WEFT_LINUX_FILE_IO)  // no ring off Linux (and the portable "statx" is an fstat no ring knows)
   // io_uring does not advance the file position after a direct transfer that completed
   // asynchronously (only inline completions update f_pos): those go to the pool, exact.
   const bool positionless_ring = r.offset == io_request::current_position && (r.hints & hint_direct);
@@ -136,6 +198,10 @@ long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
       return res;
     }
   }
+#else
+  (void)stopped;
+  (void)honour_stop;
+#endif
   // Calls that do not wait for a device (closing a file, statx of an open one) are not worth a trip
   // to the blocking pool.
   if (r.op == io_op::close || r.op == io_op::statx) return direct(r);
@@ -159,16 +225,28 @@ constexpr std::size_t memory_direct_max = 256 * 1024;
 }  // namespace
 
 bool file_call_in_kernel(io_op op) noexcept {
+#if defined(WEFT_LINUX_FILE_IO)
   return fiber::detail::completion_engine_for(op) != nullptr;
+#else
+  (void)op;
+  return false;
+#endif
 }
 
 std::uint8_t file_hints(int fd) noexcept {
   std::uint8_t h = 0;
+#if defined(WEFT_LINUX_FILE_IO)
   const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
   if (fl >= 0 && (fl & O_DIRECT)) h |= hint_direct;
   struct statfs sfs {};
   if (::syscall(SYS_fstatfs, fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
     h |= hint_memory;
+#elif defined(O_DIRECT)
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0 && (fl & O_DIRECT)) h |= hint_direct;
+#else
+  (void)fd;
+#endif
   return h;
 }
 

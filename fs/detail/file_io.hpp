@@ -22,6 +22,13 @@
 
 #include <cstdint>
 
+// Linux: raw system calls (preadv2 with RWF_NOWAIT, statx, fstatfs magic numbers). Elsewhere, and on
+// Linux with -DWEFT_PORTABLE_FILE_IO (how the portable branch is compiled and tested here): POSIX
+// calls only — pread/pwrite/preadv/pwritev, fsync, openat, fstat for "statx" — and no page-cache try.
+#if defined(__linux__) && !defined(WEFT_PORTABLE_FILE_IO)
+#define WEFT_LINUX_FILE_IO 1
+#endif
+
 namespace fiber::fs::detail {
 
 using fiber::detail::io_op;
