@@ -39,6 +39,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <type_traits>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -76,6 +78,21 @@ struct node_view {
   const wait_record* rec;
   bool is_thread;
 };
+
+// Reads of another parker's record. It may be a control block being recycled for a new fiber at
+// this moment (the walk is revalidated before anything is reported), so the loads go around the
+// sanitizers: std::atomic's own load() is instrumented even when called from a WEFT_NO_SANITIZE
+// function.
+template <class T>
+WEFT_NO_SANITIZE T peek(const std::atomic<T>& a) noexcept {
+  static_assert(sizeof(std::atomic<T>) == sizeof(T), "a lock-free atomic is its value");
+  if constexpr (std::is_enum_v<T>) {
+    using U = std::underlying_type_t<T>;
+    return static_cast<T>(__atomic_load_n(reinterpret_cast<const U*>(&a), __ATOMIC_ACQUIRE));
+  } else {
+    return __atomic_load_n(reinterpret_cast<const T*>(&a), __ATOMIC_ACQUIRE);
+  }
+}
 
 WEFT_NO_SANITIZE node_view view_of(const void* who) noexcept {
   if (is_thread_parker(who)) return {who, &static_cast<const thread_parker*>(who)->wait, true};
@@ -127,9 +144,9 @@ WEFT_NO_SANITIZE bool comes_back(const void* me, const wait_record& mine) noexce
   const void* who = me;
   const wait_record* rec = &mine;
   for (int depth = 0; depth < 16; ++depth) {
-    const wait_kind k = rec->kind.load(std::memory_order_acquire);
+    const wait_kind k = peek(rec->kind);
     if (k == wait_kind::none) return false;
-    const void* next = holder_of(*rec, k, rec->object.load(std::memory_order_relaxed), who);
+    const void* next = holder_of(*rec, k, peek(rec->object), who);
     if (!next) return false;
     if (next == me) return true;
     who = next;
@@ -144,12 +161,12 @@ WEFT_NO_SANITIZE bool walk(const void* me, const wait_record& mine, std::vector<
   const void* who = me;
   const wait_record* rec = &mine;
   for (int depth = 0; depth < 64; ++depth) {
-    const wait_kind k = rec->kind.load(std::memory_order_acquire);
+    const wait_kind k = peek(rec->kind);
     if (k == wait_kind::none) return false;
-    const void* object = rec->object.load(std::memory_order_relaxed);
+    const void* object = peek(rec->object);
     const void* next = holder_of(*rec, k, object, who);
     if (!next) return false;
-    path.push_back({who, k, object, next, rec->until_ns.load(std::memory_order_relaxed) != 0});
+    path.push_back({who, k, object, next, peek(rec->until_ns) != 0});
     if (next == me) return true;
     for (const edge& e : path)
       if (e.who == next) return false;  // a cycle that does not contain us: reported when it closed
@@ -162,7 +179,7 @@ WEFT_NO_SANITIZE bool walk(const void* me, const wait_record& mine, std::vector<
 WEFT_NO_SANITIZE bool others_parked(const std::vector<edge>& path, const void* me) noexcept {
   for (const edge& e : path) {
     if (e.who == me) continue;
-    const std::uint64_t st = parker_of(view_of(e.who))->word.load(std::memory_order_acquire) & ps_mask;
+    const std::uint64_t st = peek(parker_of(view_of(e.who))->word) & ps_mask;
     if (st != ps_parking && st != ps_parked) return false;
   }
   return true;
