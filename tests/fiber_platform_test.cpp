@@ -1,6 +1,7 @@
 // The platform layer (fiber/detail/os/): backend selection by runtime_options::io_backend and
 // WEFT_IO_BACKEND with its fallback line, every built backend serving sockets, the portable OS-thread
 // waiter, descriptor sets, page size use, CPU information.
+#include "echo_round_trip.hpp"
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,27 +52,6 @@ struct without_env_backend {
     if (had) ::setenv("WEFT_IO_BACKEND", saved.c_str(), 1);
   }
 };
-
-// A socket round trip through the runtime's reactor (the fibers must park on readiness).
-void echo_round_trip(fiber::runtime& rt) {
-  auto ends = fiber::net::unix_stream::pair();  // not a structured binding: clang 14 cannot capture those
-  auto& a = ends.first;
-  auto& b = ends.second;
-  auto echo = rt.spawn([&b] {
-    char buf[64];
-    std::size_t n = b.read_some(buf, 5s);
-    b.write_all(fiber::net::const_buffer(buf, n), 5s);
-  });
-  std::string got = rt.run([&a] {
-    fiber::this_fiber::sleep_for(5ms);  // let the echo fiber park on its read first
-    a.write_all(fiber::net::const_buffer("ping", 4), 5s);
-    char buf[8];
-    std::size_t n = a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s);
-    return std::string(buf, n);
-  });
-  echo.join();
-  EXPECT_EQ(got, "ping");
-}
 
 TEST(Platform, DefaultRuntimeUsesTheRequestedOrPlatformBackend) {
   const fiber::io_backend expected = env_backend().value_or(fd::platform_default_backend());

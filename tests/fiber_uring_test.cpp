@@ -3,6 +3,7 @@
 // backend's constructor) falls back to epoll with one line on stderr and the runtime works; waits
 // are bounded by timers; wake-ups from plain threads reach a worker asleep in its ring; a fork child
 // gets rings of its own. Skipped where io_uring is not built.
+#include "echo_round_trip.hpp"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,26 +45,6 @@ struct env_override {
       ::unsetenv(name.c_str());
   }
 };
-
-void echo_round_trip(fiber::runtime& rt) {
-  auto ends = fiber::net::unix_stream::pair();  // not a structured binding: clang 14 cannot capture those
-  auto& a = ends.first;
-  auto& b = ends.second;
-  auto echo = rt.spawn([&b] {
-    char buf[64];
-    std::size_t n = b.read_some(buf, 5s);
-    b.write_all(fiber::net::const_buffer(buf, n), 5s);
-  });
-  std::string got = rt.run([&a] {
-    fiber::this_fiber::sleep_for(5ms);
-    a.write_all("ping", 5s);
-    char buf[8];
-    std::size_t n = a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s);
-    return std::string(buf, n);
-  });
-  echo.join();
-  EXPECT_EQ(got, "ping");
-}
 
 bool built() {
   return fd::io_backend_built(fiber::io_backend::io_uring);

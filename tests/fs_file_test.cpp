@@ -3,6 +3,7 @@
 // end of file, POSIX errors, O_APPEND from many fibers at once, concurrent positioned I/O, O_DIRECT
 // alignment errors as the kernel reports them, read_file/write_file, and stop requests cancelling a
 // read the kernel can cancel (io_uring).
+#include "backend_in_use.hpp"
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -43,14 +44,6 @@ std::string pattern(std::size_t n, unsigned seed) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
   return s;
-}
-
-fiber::io_backend backend_in_use() {
-  static const fiber::io_backend b = [] {
-    fiber::runtime rt({.workers = 1});
-    return rt.io_backend();
-  }();
-  return b;
 }
 
 }  // namespace

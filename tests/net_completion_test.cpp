@@ -4,6 +4,8 @@
 // operations in flight wakes them with EBADF and really closes, more operations in flight on one
 // worker than its ring has submission slots, datagrams with their addresses. The tests that need
 // io_uring itself say so and skip elsewhere.
+#include "backend_in_use.hpp"
+#include "tcp_pair.hpp"
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,26 +23,6 @@
 using namespace std::chrono_literals;
 namespace net = fiber::net;
 using steady = std::chrono::steady_clock;
-
-namespace {
-
-std::pair<net::tcp_stream, net::tcp_stream> connected_pair() {
-  auto l = net::tcp_listener::bind(net::endpoint::loopback_v4(0));
-  auto c = net::tcp_stream::connect(l.local_endpoint(), 5s);
-  auto s = l.accept(5s);
-  return {std::move(c), std::move(s)};
-}
-
-// The backend the tests' runtimes use: WEFT_IO_BACKEND (CI's per-backend runs) or the default.
-fiber::io_backend backend_in_use() {
-  static const fiber::io_backend b = [] {
-    fiber::runtime rt({.workers = 1});
-    return rt.io_backend();
-  }();
-  return b;
-}
-
-}  // namespace
 
 // A reader with short deadlines races a writer thread sending numbered bytes at random moments:
 // whichever of data and deadline wins, every byte arrives exactly once and in order.

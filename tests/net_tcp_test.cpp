@@ -1,6 +1,7 @@
 // net_tcp_test.cpp — tcp_listener / tcp_stream: round trips, deadlines, cancellation, close waking
 // parked fibers, POSIX corner cases (EINTR, partial writes, SIGPIPE, reset, half-close, refused vs
 // timeout, EMFILE), plain OS thread callers, IPv6.
+#include "tcp_pair.hpp"
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,14 +24,6 @@ namespace net = fiber::net;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-// A connected pair through a loopback listener (client, server side).
-std::pair<net::tcp_stream, net::tcp_stream> connected_pair() {
-  auto l = net::tcp_listener::bind(net::endpoint::loopback_v4(0));
-  auto c = net::tcp_stream::connect(l.local_endpoint(), 5s);
-  auto s = l.accept(5s);
-  return {std::move(c), std::move(s)};
-}
 
 template <class F>
 void in_fiber(F f) {
