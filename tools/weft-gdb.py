@@ -8,7 +8,7 @@
 # Needs the program's debug info (weft's own is always built with -g).
 #
 # A suspended fiber's fcontext handle points at the registers Boost.Context saved (x86-64 SysV
-# layout of jump_fcontext: r12 at +0x8 .. rbx at +0x28, rbp at +0x30, return address at +0x38,
+# layout of jump_fcontext, which weft_jump_context keeps: r12 at +0x8 .. rbx at +0x28, rbp at +0x30, return address at +0x38,
 # the stack continuing at +0x40). On a live process `weft bt` loads them into the selected thread,
 # prints the backtrace and puts the thread's own registers back; on a core file (registers cannot
 # be written) it uses `frame view <sp> <pc>`, which unwinds from the saved stack and return address.

@@ -88,9 +88,9 @@ const char* unwinder_name() noexcept {
 #endif
 }
 
-// Boost.Context's x86-64 SysV jump_fcontext leaves, at the saved handle: mxcsr/x87 cw at +0, r12
-// +0x8, r13 +0x10, r14 +0x18, r15 +0x20, rbx +0x28, rbp +0x30, the return address +0x38; the
-// suspended frame's stack pointer after its return is handle + 0x40 (tools/weft-gdb.py agrees).
+// Boost.Context's x86-64 SysV jump_fcontext (and weft's twin, weft_jump_context) leaves, at the saved handle: mxcsr/x87
+// cw at +0, r12 +0x8, r13 +0x10, r14 +0x18, r15 +0x20, rbx +0x28, rbp +0x30, the return address +0x38; the suspended
+// frame's stack pointer after its return is handle + 0x40 (tools/weft-gdb.py agrees).
 WEFT_NO_SANITIZE void unwind_suspended(const void* handle, const void* stack_lo, const void* stack_hi,
                                        raw_backtrace& out) noexcept {
   out.n = 0;
@@ -280,6 +280,7 @@ bool is_switch_frame(const std::string& fn) noexcept {
       "fiber::detail::park(",
       "fiber::detail::jump",
       "jump_fcontext",
+      "weft_jump_context",
   };
   for (const char* p : prefixes)
     if (fn.compare(0, std::strlen(p), p) == 0) return true;

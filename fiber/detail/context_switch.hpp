@@ -1,6 +1,7 @@
 // context_switch.hpp — the one place where weft changes stacks.
 //
-// Owns: the raw Boost.Context (fcontext) jump, plus the hooks that let tools follow it:
+// Owns: the raw fcontext jump (weft's own ret-based one on x86-64 ELF, context_switch_x86_64_sysv.S;
+// Boost.Context's elsewhere or with -DWEFT_OWN_CONTEXT_SWITCH=OFF), plus the hooks that let tools follow it:
 // ASan (__sanitizer_start/finish_switch_fiber), TSan (__tsan_*_fiber) and valgrind (stack
 // registration lives in stack_pool.cpp). Every switch in weft goes through jump() below.
 //
@@ -39,6 +40,25 @@ static_assert(std::is_same_v<bctx::fcontext_t, void*>, "exec_context stores an f
 
 using entry_fn = void (*)(bctx::transfer_t);
 
+#ifdef WEFT_OWN_CONTEXT_SWITCH
+// x86-64 System V: Boost's layout, resumed with `ret` (context_switch_x86_64_sysv.S says why).
+extern "C" bctx::transfer_t weft_jump_context(bctx::fcontext_t to, void* data);
+extern "C" bctx::fcontext_t weft_make_context(void* top, std::size_t size, entry_fn entry);
+inline bctx::transfer_t raw_jump(bctx::fcontext_t to, void* data) {
+  return weft_jump_context(to, data);
+}
+inline bctx::fcontext_t raw_make(void* top, std::size_t size, entry_fn entry) {
+  return weft_make_context(top, size, entry);
+}
+#else
+inline bctx::transfer_t raw_jump(bctx::fcontext_t to, void* data) {
+  return bctx::jump_fcontext(to, data);
+}
+inline bctx::fcontext_t raw_make(void* top, std::size_t size, entry_fn entry) {
+  return bctx::make_fcontext(top, size, entry);
+}
+#endif
+
 // Prepares `ctx` to start at `entry` on the stack [lo, lo + size).
 inline void make_context(exec_context& ctx, void* lo, std::size_t size, entry_fn entry) {
 #ifdef WEFT_ASAN
@@ -47,7 +67,7 @@ inline void make_context(exec_context& ctx, void* lo, std::size_t size, entry_fn
 #endif
   ctx.stack_lo = lo;
   ctx.stack_size = size;
-  ctx.handle = bctx::make_fcontext(static_cast<char*>(lo) + size, size, entry);
+  ctx.handle = raw_make(static_cast<char*>(lo) + size, size, entry);
 #ifdef WEFT_TSAN
   ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -76,7 +96,7 @@ inline bctx::transfer_t jump(exec_context& to, void* data, bool leaving_for_good
 #ifdef WEFT_TSAN
   __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
-  bctx::transfer_t t = bctx::jump_fcontext(to.handle, data);
+  bctx::transfer_t t = raw_jump(to.handle, data);
 #ifdef WEFT_ASAN
   __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif

@@ -180,6 +180,7 @@ worker::~worker() {
 
 void worker::thread_main(int pin_cpu) {
   tls_current = this;
+  errno_ptr_ = &errno;
   pin_cpu_ = pin_cpu;
   tid_.store(current_thread_id(), std::memory_order_relaxed);
   if (pin_cpu >= 0) pin_current_thread(pin_cpu);
@@ -266,12 +267,14 @@ void worker::after_switch(bctx::fcontext_t from) noexcept {
 
 void worker::switch_away(fiber_control* self, after what, bool leaving_for_good) {
   fiber_control* next = nullptr;
-  progress_.store(ticks_ + 1, std::memory_order_relaxed);
-  if (++ticks_ % maintenance_interval != 0) {
+  progress_.store(++ticks_, std::memory_order_relaxed);
+  if (--until_maintenance_ != 0) {
     next = local_.pop_front();
     // Nothing started is ready: start a fiber of our own spawn queue directly (spawn + join
     // then costs two switches, not four through the scheduler context).
     if (!next && (next = spawn_q_.pop_newest()) && next->state == fiber_state::created) adopt(next);
+  } else {
+    until_maintenance_ = maintenance_interval;  // through the scheduler: timers, inbox, I/O, pauses
   }
   exec_context* to = &sched_ctx_;
   if (next) {
@@ -293,19 +296,21 @@ void worker::switch_away(fiber_control* self, after what, bool leaving_for_good)
   prev_ctx_ = &self->ctx;
   prev_fiber_ = self;
   pending_ = what;
-  // errno is per thread; each fiber keeps its own across a switch, as each thread does.
-  const int saved_errno = errno;
+  // errno is per thread; each fiber keeps its own across a switch, as each thread does. Its address
+  // is the worker thread's, taken once (errno's accessor is a call into libc).
+  const int saved_errno = *errno_ptr_;
   bctx::transfer_t t = jump(*to, this, leaving_for_good);
   // Resumed: on the same worker (started fibers never migrate), so errno's address is unchanged.
   after_switch(t.fctx);
-  errno = saved_errno;
+  *errno_ptr_ = saved_errno;
 }
 
 void worker::yield_current() {
   fiber_control* self = current_;
   // Nothing else to run and no maintenance due: yielding is a no-op.
-  if (local_.empty() && (ticks_ + 1) % maintenance_interval != 0 && inbox_.empty()) {
+  if (local_.empty() && until_maintenance_ != 1 && inbox_.empty()) {
     ++ticks_;
+    --until_maintenance_;
     return;
   }
   switch_away(self, after::requeue, false);

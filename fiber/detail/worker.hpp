@@ -245,7 +245,9 @@ class worker {
   fiber_control* prev_fiber_ = nullptr;
   after pending_ = after::nothing;
   std::uint32_t ticks_ = 0;
-  std::vector<std::uint32_t> seen_progress_;  // per victim: its progress_ when we last looked
+  std::uint32_t until_maintenance_ = maintenance_interval;  // switches left before the scheduler's turn
+  int* errno_ptr_ = nullptr;                                // the worker thread's errno
+  std::vector<std::uint32_t> seen_progress_;                // per victim: its progress_ when we last looked
   std::uint32_t sched_rounds_ = 0;
   std::uint32_t steal_seed_;
   fiber_fifo local_;
