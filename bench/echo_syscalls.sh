@@ -15,7 +15,7 @@ bin=$build/bench/echo_bench
 command -v perf >/dev/null || { echo "perf not installed (apt-get install linux-perf)"; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 read -r -a servers <<<"${SERVERS:-weft-epoll weft-io_uring epoll threads}"
-calls=(read write recvfrom sendto readv writev epoll_wait epoll_pwait epoll_ctl io_uring_enter futex)
+calls=(read write recvfrom sendto readv writev epoll_wait epoll_pwait epoll_pwait2 epoll_ctl io_uring_enter futex)
 events="raw_syscalls:sys_enter"
 for c in "${calls[@]}"; do events+=",syscalls:sys_enter_$c"; done
 port=$((20000 + RANDOM % 10000))

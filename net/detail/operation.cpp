@@ -217,10 +217,13 @@ long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::tim
   // Stream reads: skip a syscall that would only say EAGAIN (the read hint, poll_descriptor.hpp).
   bool try_first = !(op.stream && pd.read_first_would_fail());
   for (;;) {
+    // Read before the syscall: only an edge after it can mean the EAGAIN below is stale.
+    const std::uint32_t seen = pd.edges(dir);
     if (try_first) {
       const long r = attempt(pd.fd(), op);
       // A short read (or EAGAIN) drained the buffer; end of stream (0) and errors stay answerable at once.
-      if (op.stream) pd.note_read(r > 0 ? static_cast<std::size_t>(r) < requested_bytes(op) : r < 0 && errno == EAGAIN);
+      if (op.stream)
+        pd.note_read(r > 0 ? static_cast<std::size_t>(r) < requested_bytes(op) : r < 0 && errno == EAGAIN, seen);
       if (r >= 0) return r;
       const int e = errno;
       if (e == EINTR) continue;
@@ -235,7 +238,7 @@ long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::tim
       before_park(dir);
       before_park = nullptr;
     }
-    if ((ec = pd.wait(dir, deadline))) {
+    if ((ec = pd.wait(dir, deadline, &seen))) {
       if (why) *why = failure::wait;
       return -1;
     }

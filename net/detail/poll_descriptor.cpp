@@ -110,8 +110,11 @@ void poll_descriptor::reset(int fd, bool owns_fd) noexcept {
   for (auto& s : slots_) {
     std::lock_guard g(s.lock);  // a stale reactor event may be touching the slot right now
     s.waiters = fiber::detail::wait_list();
-    s.ready.store(false, std::memory_order_relaxed);
+    s.edges.store(0, std::memory_order_relaxed);
+    s.consumed = 0;
     s.drained.store(false, std::memory_order_relaxed);
+    s.drained_at.store(0, std::memory_order_relaxed);
+    s.hung_up.store(false, std::memory_order_relaxed);
   }
   state_.store(0, std::memory_order_release);
 }
@@ -165,12 +168,12 @@ void poll_descriptor::finish_if_idle() noexcept {
   }
 }
 
-// Wakes every waiter of the slot (each retries its syscall); with `ready`, also leaves the sticky
-// bit for a waiter that is between its EAGAIN and its park. Tokens are unparked one at a time
-// outside the lock; a waiter whose park already ended unlinks itself under the lock.
-void poll_descriptor::wake(slot& s, bool ready) noexcept {
+// Wakes every waiter of the slot (each retries its syscall); with `edge`, also counts a readiness
+// event, which a waiter between its EAGAIN and its park sees in wait(). Tokens are unparked one at
+// a time outside the lock; a waiter whose park already ended unlinks itself under the lock.
+void poll_descriptor::wake(slot& s, bool edge) noexcept {
   s.lock.lock();
-  if (ready) s.ready.store(true, std::memory_order_relaxed);
+  if (edge) s.edges.store(s.edges.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   while (fiber::detail::waiter* w = s.waiters.pop_front()) {
     const fiber::detail::park_token t = w->token;  // w may vanish once the lock is released
     s.lock.unlock();
@@ -184,6 +187,7 @@ void poll_descriptor::on_io_ready(std::uint32_t events, int error) noexcept {
   using namespace fiber::detail;
   if (error != 0) reported_error_.store(error, std::memory_order_release);
   // Errors and hang-ups wake both sides: the retried syscall reports what happened.
+  if (events & (io_read_hangup | io_hangup | io_error)) slots_[0].hung_up.store(true, std::memory_order_release);
   if (events & (io_readable | io_read_hangup | io_hangup | io_error)) wake(slots_[0], true);
   if (events & (io_writable | io_hangup | io_error)) wake(slots_[1], true);
 }
@@ -212,7 +216,7 @@ std::error_code poll_descriptor::ensure_registered() noexcept {
   }
 }
 
-std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) noexcept {
+std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline, const std::uint32_t* seen) noexcept {
   if (!fiber::detail::in_fiber() || !fiber::detail::worker::current()) return wait_on_thread(kind, deadline);
   if (auto ec = ensure_registered()) return ec;
   auto stop = fiber::detail::current_stop_token();
@@ -224,8 +228,10 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
       s.lock.unlock();
       return std::make_error_code(std::errc::bad_file_descriptor);
     }
-    if (s.ready.load(std::memory_order_relaxed)) {
-      s.ready.store(false, std::memory_order_relaxed);
+    // An edge the failed syscall may not have seen: retry it instead of parking.
+    const std::uint32_t now = s.edges.load(std::memory_order_relaxed);
+    if (now != (seen ? *seen : s.consumed)) {
+      s.consumed = now;
       s.lock.unlock();
       return {};
     }
@@ -247,7 +253,7 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline) 
     if (why == fiber::detail::wake_reason::timeout) return std::make_error_code(std::errc::timed_out);
     if (why == fiber::detail::wake_reason::stopped) return std::make_error_code(std::errc::operation_canceled);
     // Notified by an event or a close: retry the syscall (several waiters may have been woken by
-    // one edge, so none may go back to sleep on a `ready` another one consumed). A close is seen by
+    // one edge, so none may go back to sleep on an edge another one consumed). A close is seen by
     // the caller's next begin/attempt, or by the check above on its next wait.
     if (is_closed()) return std::make_error_code(std::errc::bad_file_descriptor);
     return {};

@@ -2,16 +2,21 @@
 //
 // Concepts: a *poll_descriptor* owns one non-blocking fd. It has one reader slot and one writer slot;
 // each holds the fibers parked for that direction (any number: two readers of one socket both
-// wait) and a sticky *ready* bit. The backend is
+// wait) and an *edge count*: how many readiness events the reactor has delivered for it. The backend is
 // fiber::detail::poller (epoll, edge-triggered, on Linux; a kqueue or io_uring backend implements the
 // same poller interface and nothing here changes).
 //
-// Readiness handshake (no lost edges): the reactor's on_io_ready() sets `ready` and takes every
-// waiter under the slot's spinlock, then unparks them. A waiter that got EAGAIN locks the slot: if
-// `ready` is set it clears it and retries the syscall; otherwise it links itself and parks. Both
-// sides hold the same lock, so an edge either is seen by the waiter or wakes it. A woken waiter
-// always retries its syscall (one edge may serve several readers). Spurious wake-ups are harmless:
-// callers always retry the syscall and wait again on EAGAIN.
+// Readiness handshake (no lost edges): the reactor's on_io_ready() counts the edge and takes every
+// waiter under the slot's spinlock, then unparks them. A caller reads the count (edges()) before
+// the syscall that may say EAGAIN and hands it to wait(): if an edge came after it, wait() returns
+// at once (retry the syscall); otherwise the caller links itself and parks. Both sides hold the
+// same lock, so an edge after the syscall either is seen by the waiter or wakes it. Edges *before*
+// the syscall do not count: the syscall has seen their data — so an edge that woke a reader, which
+// then drained the socket, does not make its next read retry an EAGAIN (with a sticky "ready" bit
+// it did: two wasted recv calls per message). A woken waiter always retries its syscall (one edge
+// may serve several readers). Spurious wake-ups are harmless: callers always retry the syscall and
+// wait again on EAGAIN. Callers without a count (wait() without `seen`) get the sticky semantics:
+// any edge since the last wait that consumed one.
 //
 // Registration: the fd is added to the poller of the worker whose fiber first waits on it and stays
 // there; events are handled on that worker and unpark() routes each wake-up to the waiter's own
@@ -53,7 +58,13 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   // Between begin_op/end_op: waits until `kind` may be ready. Returns {} (retry the syscall),
   // timed_out, operation_canceled (the calling fiber's stop token) or bad_file_descriptor (closed).
-  std::error_code wait(io_kind kind, fiber::detail::clock::time_point deadline) noexcept;
+  // `seen`: edges(kind) read before the syscall that failed with EAGAIN (see the header comment).
+  std::error_code wait(io_kind kind, fiber::detail::clock::time_point deadline,
+                       const std::uint32_t* seen = nullptr) noexcept;
+  // Readiness events delivered so far for `kind` (wraps; only compared for equality).
+  std::uint32_t edges(io_kind kind) const noexcept {
+    return slots_[static_cast<int>(kind)].edges.load(std::memory_order_acquire);
+  }
 
   // Idempotent, any thread: marks closed, wakes every waiter (they fail with bad_file_descriptor),
   // and closes the fd now or when the last in-flight operation ends.
@@ -73,14 +84,19 @@ class poll_descriptor final : public fiber::detail::io_handler {
   // Read hint for stream sockets (net/detail/operation.cpp): after a read that came back short the
   // receive buffer was empty, so until the reactor reports new readiness the next read can park
   // first instead of trying a syscall that would fail with EAGAIN. Data arriving after the short
-  // read raises an event (edge-triggered: every arrival), which sets `ready`, so nothing is missed;
-  // a stale view only costs the syscall the hint would have saved.
+  // read raises an event (edge-triggered: every arrival), which moves the edge count past the one
+  // read before that syscall, so nothing is missed; a stale view only costs the syscall the hint
+  // would have saved.
   bool read_first_would_fail() const noexcept {
     const slot& s = slots_[static_cast<int>(io_kind::read)];
-    return s.drained.load(std::memory_order_relaxed) && !s.ready.load(std::memory_order_relaxed);
+    return s.drained.load(std::memory_order_relaxed) && !s.hung_up.load(std::memory_order_acquire) &&
+           s.drained_at.load(std::memory_order_relaxed) == s.edges.load(std::memory_order_acquire);
   }
-  void note_read(bool came_back_short) noexcept {
-    slots_[static_cast<int>(io_kind::read)].drained.store(came_back_short, std::memory_order_relaxed);
+  // `seen`: edges(io_kind::read) read before the read's syscall.
+  void note_read(bool came_back_short, std::uint32_t seen) noexcept {
+    slot& s = slots_[static_cast<int>(io_kind::read)];
+    s.drained_at.store(seen, std::memory_order_relaxed);
+    s.drained.store(came_back_short, std::memory_order_relaxed);
   }
   // In a child of fork(): operations in flight belonged to the parent's fibers, which are not here.
   void forget_parent_operations() noexcept;
@@ -95,9 +111,15 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   struct slot {
     fiber::detail::spinlock lock;
-    fiber::detail::wait_list waiters;  // under lock: fibers parked for this direction
-    std::atomic<bool> ready{false};    // written under lock; read without it by drained_hint()
-    std::atomic<bool> drained{false};  // the last stream read came back short: the buffer was empty
+    fiber::detail::wait_list waiters;          // under lock: fibers parked for this direction
+    std::atomic<std::uint32_t> edges{0};       // readiness events; written under lock, read without it
+    std::uint32_t consumed = 0;                // under lock: `edges` when a wait() last returned on one
+    std::atomic<bool> drained{false};          // the last stream read came back short: the buffer was empty
+    std::atomic<std::uint32_t> drained_at{0};  // `edges` before that read's syscall
+    // A hang-up or error was reported. A read that returns data does not consume a pending end of
+    // stream (the next read returns 0), so an edge from before a short read may still have news:
+    // the read hint stays off for good.
+    std::atomic<bool> hung_up{false};
   };
 
   static constexpr std::uint64_t closed_bit = 1;      // no new operations
@@ -109,7 +131,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   std::error_code ensure_registered() noexcept;
   std::error_code wait_on_thread(io_kind kind, fiber::detail::clock::time_point deadline) noexcept;
-  void wake(slot& s, bool ready) noexcept;
+  void wake(slot& s, bool edge) noexcept;
   void finish_if_idle() noexcept;
   void reset(int fd, bool owns_fd) noexcept;
 

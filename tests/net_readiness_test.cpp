@@ -1,0 +1,187 @@
+// net_readiness_test.cpp — the readiness handshake of net/detail/poll_descriptor: a wait resumes at
+// once only for an edge its caller's syscall may not have seen, and the system calls a stream
+// read costs (one recv per message, as a hand-written epoll loop makes).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fiber/fiber.hpp>
+#include <net/detail/poll_descriptor.hpp>
+#include <net/net.hpp>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "tcp_pair.hpp"
+
+using namespace std::chrono_literals;
+namespace net = fiber::net;
+using fiber::net::detail::io_kind;
+using fiber::net::detail::poll_descriptor;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+// A non-blocking socketpair whose first end is in a poll_descriptor (released at scope end).
+struct pd_pair {
+  poll_descriptor* pd = nullptr;
+  int peer = -1;
+  pd_pair() {
+    int sv[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    pd = poll_descriptor::create(sv[0]);
+    peer = sv[1];
+  }
+  ~pd_pair() {
+    pd->release();
+    ::close(peer);
+  }
+};
+
+bool edge_arrives(const poll_descriptor& pd, std::uint32_t from) {
+  const auto until = steady::now() + 10s;
+  while (pd.edges(io_kind::read) == from) {
+    if (steady::now() > until) return false;
+    fiber::this_fiber::sleep_for(1ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+// The stale-readiness case behind two wasted recv calls per message: an edge wakes a reader, the
+// reader drains the socket; its next wait (with the count read before its EAGAIN) must park, not
+// return at once on the edge it has already consumed.
+TEST(NetReadiness, AnEdgeTheReaderConsumedDoesNotEndItsNextWait) {
+  fiber::run([] {
+    pd_pair p;
+    ASSERT_TRUE(p.pd->begin_op());
+    char c = 'x';
+    ASSERT_EQ(::write(p.peer, &c, 1), 1);
+    // The first wait registers the socket; the registration reports it readable (an edge).
+    const std::uint32_t before = p.pd->edges(io_kind::read);
+    EXPECT_FALSE(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 10s, &before));
+    EXPECT_TRUE(edge_arrives(*p.pd, before));
+    char got = 0;
+    const std::uint32_t seen = p.pd->edges(io_kind::read);
+    ASSERT_EQ(::read(p.pd->fd(), &got, 1), 1);
+    EXPECT_EQ(got, 'x');
+    ASSERT_EQ(::read(p.pd->fd(), &got, 1), -1);  // drained
+    EXPECT_EQ(errno, EAGAIN);
+    // No edge since `seen`: the wait parks until its deadline.
+    const auto t0 = steady::now();
+    EXPECT_EQ(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 150ms, &seen),
+              std::make_error_code(std::errc::timed_out));
+    EXPECT_GE(steady::now() - t0, 140ms);
+    // A count from before the edge: the syscall after it may have missed that edge, so retry at once.
+    const auto t1 = steady::now();
+    EXPECT_FALSE(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 10s, &before));
+    EXPECT_LT(steady::now() - t1, 5s);
+    p.pd->end_op();
+  });
+}
+
+// No lost wake-up: data that arrives between the syscall's EAGAIN and the park is an edge after
+// the caller's count, so the wait returns at once instead of sleeping through it.
+TEST(NetReadiness, AnEdgeBetweenEagainAndParkEndsTheWaitAtOnce) {
+  fiber::run([] {
+    pd_pair p;
+    ASSERT_TRUE(p.pd->begin_op());
+    // Register (and let the registration's own report, if any, pass) with nothing to read.
+    const std::uint32_t first = p.pd->edges(io_kind::read);
+    EXPECT_EQ(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 50ms, &first),
+              std::make_error_code(std::errc::timed_out));
+    const std::uint32_t seen = p.pd->edges(io_kind::read);
+    char c = 'y';
+    ASSERT_EQ(::write(p.peer, &c, 1), 1);  // "after the EAGAIN"
+    ASSERT_TRUE(edge_arrives(*p.pd, seen));
+    const auto t0 = steady::now();
+    EXPECT_FALSE(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 10s, &seen));
+    EXPECT_LT(steady::now() - t0, 5s);
+    char got = 0;
+    EXPECT_EQ(::read(p.pd->fd(), &got, 1), 1);
+    EXPECT_EQ(got, 'y');
+    p.pd->end_op();
+  });
+}
+
+// The read hint: after a short read, and until the next edge, a read parks first instead of trying a
+// syscall that would only say EAGAIN; an edge after the short read's count turns the hint off.
+TEST(NetReadiness, ReadHintHoldsUntilTheNextEdge) {
+  fiber::run([] {
+    pd_pair p;
+    ASSERT_TRUE(p.pd->begin_op());
+    const std::uint32_t first = p.pd->edges(io_kind::read);
+    EXPECT_EQ(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 50ms, &first),
+              std::make_error_code(std::errc::timed_out));  // registered, nothing to read
+    EXPECT_FALSE(p.pd->read_first_would_fail());            // no read yet
+    const std::uint32_t seen = p.pd->edges(io_kind::read);
+    p.pd->note_read(true, seen);
+    EXPECT_TRUE(p.pd->read_first_would_fail());
+    char c = 'z';
+    ASSERT_EQ(::write(p.peer, &c, 1), 1);
+    ASSERT_TRUE(edge_arrives(*p.pd, seen));
+    EXPECT_FALSE(p.pd->read_first_would_fail());         // the new data must be read, not waited for
+    p.pd->note_read(false, p.pd->edges(io_kind::read));  // a full read: more may be there
+    EXPECT_FALSE(p.pd->read_first_would_fail());
+    p.pd->end_op();
+  });
+}
+
+// Through the public API: a ping-pong where every read is short (so each next read parks first)
+// loses no message, in order, on whichever backend runs the suite.
+TEST(NetReadiness, ShortReadPingPongLosesNothing) {
+  fiber::run([] {
+    auto [client, server] = connected_pair();
+    constexpr int rounds = 500;
+    auto echo = fiber::spawn([&server] {
+      char buf[256];
+      int n = 0;
+      while (auto k = server.read_some(net::mutable_buffer(buf, sizeof buf), 10s)) {
+        server.write_all(net::const_buffer(buf, k));
+        ++n;
+      }
+      return n;
+    });
+    char msg[64], back[64];
+    for (int i = 0; i < rounds; ++i) {
+      std::memset(msg, 'a' + i % 26, sizeof msg);
+      client.write_all(net::const_buffer(msg, sizeof msg));
+      std::size_t got = 0;
+      while (got < sizeof back) got += client.read_some(net::mutable_buffer(back + got, sizeof back - got), 10s);
+      ASSERT_EQ(std::memcmp(msg, back, sizeof msg), 0) << "round " << i;
+    }
+    client.shutdown(net::shutdown_mode::send);
+    const int reads = echo.join();
+    EXPECT_GE(reads, 1);
+    EXPECT_LE(reads, rounds);
+  });
+}
+
+// A peer that writes and closes at once: one readiness event reports the data and the end of
+// stream together, before the reader runs. The reader's read returns the data (a short read), and
+// its next read must return the end of stream (0) — not park for an edge that will never come
+// (the read hint must not treat an edge that reported a hang-up as consumed by a read of data).
+TEST(NetReadiness, EndOfStreamThatCameWithTheDataIsReadNotWaitedFor) {
+  fiber::runtime rt({.workers = 1});
+  rt.run([] {
+    auto [client, server] = connected_pair();
+    auto reader = fiber::spawn([&server] {
+      std::string got;
+      char buf[256];
+      std::error_code ec;
+      while (auto n = server.read_some(net::mutable_buffer(buf, sizeof buf), ec, 5s)) got.append(buf, n);
+      return std::make_pair(got, ec);
+    });
+    fiber::this_fiber::sleep_for(20ms);  // the reader is parked in its first read
+    client.write_all("hello");
+    client.shutdown(net::shutdown_mode::send);
+    const auto t0 = steady::now();
+    auto [got, ec] = reader.join();
+    EXPECT_EQ(got, "hello");
+    EXPECT_FALSE(ec) << ec.message();  // the end of stream, not a timeout
+    EXPECT_LT(steady::now() - t0, 4s);
+  });
+}
