@@ -205,6 +205,8 @@ fd_entry* lookup_or_init(int fd) noexcept {
       const bool regular = S_ISREG(st.st_mode);
       e->regular_file.store(regular, std::memory_order_relaxed);
       e->file_hints.store(regular ? fiber::fs::detail::file_hints(fd) : 0, std::memory_order_relaxed);
+      const std::uint64_t key = static_cast<std::uint64_t>(st.st_dev) * 0x9E3779B97F4A7C15ull ^ st.st_ino;
+      e->file_key.store(static_cast<std::uint32_t>(key ^ (key >> 32)), std::memory_order_relaxed);
       e->state.store(fd_state::plain, std::memory_order_release);
     }
     return e;

@@ -76,10 +76,12 @@ struct fd_entry {
   std::atomic<std::uint64_t> closing_ino{0};
   // Plain entries seen on a fiber: a regular file (the file hooks serve it: hook/file_hooks.cpp) and
   // what fiber::fs needs to know about it (O_DIRECT, an in-memory file system: file_io.hpp's hints).
-  // For a regular file, lock[0] serializes the calls that use the file position (read, write, readv,
-  // writev) while they run in the kernel's ring.
+  // For a regular file, file_key names the file (st_dev, st_ino hashed): the calls that use the file
+  // position (read, write, readv, writev) serialize on the position lock it picks while they run in
+  // the kernel's ring (hook/file_hooks.cpp says why per file, not per number).
   std::atomic<bool> regular_file{false};
   std::atomic<std::uint8_t> file_hints{0};
+  std::atomic<std::uint32_t> file_key{0};
   fiber::timed_mutex lock[2];
 };
 

@@ -50,6 +50,19 @@ const char* what(io_op op) noexcept {
   }
 }
 
+// Calls at the file position of one open file description must not overlap in the ring: it does
+// not take the kernel's f_pos lock, so two reads in flight at once would both read from the same
+// offset. Duplicated descriptors (dup, dup2, F_DUPFD, a fork's or SCM_RIGHTS' copies) share one
+// description under different numbers, and nothing says which numbers share one. So the lock is
+// picked by the file (device and inode, hashed into a fixed table): separate opens of the same file,
+// each with its own offset, then serialize too, which is correct, only less parallel.
+constexpr std::size_t position_lock_count = 64;
+fiber::mutex position_locks[position_lock_count];
+
+fiber::mutex& position_lock(const fd_entry& e) noexcept {
+  return position_locks[e.file_key.load(std::memory_order_relaxed) % position_lock_count];
+}
+
 ssize_t result(long r) noexcept {
   if (r >= 0) return static_cast<ssize_t>(r);
   errno = static_cast<int>(-r);
@@ -78,7 +91,7 @@ ssize_t file_transfer(fd_entry& e, io_op op, int fd, void* buf, std::size_t len,
                      .hints = e.file_hints.load(std::memory_order_relaxed)};
   note_blocking_call(what(op));
   if (offset == io_request::current_position && fiber::fs::detail::file_call_in_kernel(op)) {
-    std::lock_guard serial(e.lock[0]);  // the ring does not hold the kernel's f_pos lock
+    std::lock_guard serial(position_lock(e));  // the ring does not hold the kernel's f_pos lock
     return result(fiber::fs::detail::file_call(r, nullptr, /*honour_stop=*/false));
   }
   return result(fiber::fs::detail::file_call(r, nullptr, /*honour_stop=*/false));

@@ -1545,6 +1545,60 @@ TEST(Conformance, FileTwoTasksSharingAnOffsetReadDisjointRanges) {
   });
 }
 
+// The same through duplicated descriptors: dup(), fcntl(F_DUPFD_CLOEXEC) and dup2() name the one
+// open file description, so their reads share (and advance) one offset, as the kernel's do.
+TEST(Conformance, FileDuplicatedDescriptorsShareOneOffset) {
+  file_dir dir;
+  const std::string name = dir / "shared-dup";
+  static constexpr int blocks = 1024, block = 512, readers = 4;
+  {
+    std::string all;
+    for (int b = 0; b < blocks; ++b) {
+      std::string blk(block, '\0');
+      std::snprintf(blk.data(), blk.size(), "block %06d", b);
+      all += blk;
+    }
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_EQ(write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // cold: reads that wait for the disk
+    close(fd);
+  }
+  run_task([&] {
+    int fds[readers];
+    fds[0] = open(name.c_str(), O_RDONLY);
+    ASSERT_GE(fds[0], 0);
+    fds[1] = dup(fds[0]);
+    fds[2] = fcntl(fds[0], F_DUPFD_CLOEXEC, 100);
+    fds[3] = dup2(fds[0], 200);
+    ASSERT_GE(fds[1], 0);
+    ASSERT_GE(fds[2], 100);
+    ASSERT_EQ(fds[3], 200);
+    std::vector<int> seen[readers];
+    auto reader = [](int fd, std::vector<int>* out) {
+      char buf[block];
+      for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        EXPECT_EQ(n, block);
+        int b = -1;
+        EXPECT_EQ(std::sscanf(buf, "block %d", &b), 1);
+        out->push_back(b);
+      }
+    };
+    std::vector<task> ts;
+    for (int r = 0; r < readers; ++r) ts.emplace_back([&, r] { reader(fds[r], &seen[r]); });
+    for (auto& t : ts) t.join();
+    std::vector<int> all;
+    for (auto& v : seen) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(all.size(), static_cast<size_t>(blocks));  // every block read once: none twice, none skipped
+    for (int b = 0; b < blocks; ++b) EXPECT_EQ(all[static_cast<size_t>(b)], b);
+    EXPECT_EQ(lseek(fds[3], 0, SEEK_CUR), static_cast<off_t>(blocks) * block);  // the one shared offset
+    for (int fd : fds) close(fd);
+  });
+}
+
 // O_APPEND writes from several tasks (each with its own descriptor) land whole, one after another.
 TEST(Conformance, FileAppendFromSeveralTasksIsAtomicPerWrite) {
   file_dir dir;
