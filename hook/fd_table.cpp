@@ -204,6 +204,7 @@ fd_entry* lookup_or_init(int fd) noexcept {
     } else {
       const bool regular = S_ISREG(st.st_mode);
       e->regular_file.store(regular, std::memory_order_relaxed);
+      e->hints_generation.store(file_flags_generation(), std::memory_order_relaxed);
       e->file_hints.store(regular ? fiber::fs::detail::file_hints(fd) : 0, std::memory_order_relaxed);
       const std::uint64_t key = static_cast<std::uint64_t>(st.st_dev) * 0x9E3779B97F4A7C15ull ^ st.st_ino;
       e->file_key.store(static_cast<std::uint32_t>(key ^ (key >> 32)), std::memory_order_relaxed);
@@ -233,11 +234,21 @@ void adopt(int fd, bool is_socket, bool app_nonblock) noexcept {
   fill_managed(*e, fd, is_socket, app_nonblock);
 }
 
+namespace {
+std::atomic<std::uint32_t> file_flags_gen{0};
+}  // namespace
+
+std::uint32_t file_flags_generation() noexcept {
+  return file_flags_gen.load(std::memory_order_acquire);
+}
+
 void note_file_flags(int fd, long flags) noexcept {
   if (fd_entry* e = find_entry(fd); e && e->regular_file.load(std::memory_order_relaxed)) {
     const std::uint8_t h = e->file_hints.load(std::memory_order_relaxed);
     const std::uint8_t d = fiber::fs::detail::hint_direct;
     e->file_hints.store(static_cast<std::uint8_t>((flags & O_DIRECT) ? (h | d) : (h & ~d)), std::memory_order_relaxed);
+    // Duplicates of fd share the flag under other numbers: they re-read it on their next call.
+    e->hints_generation.store(file_flags_gen.fetch_add(1, std::memory_order_acq_rel) + 1, std::memory_order_release);
   }
 }
 

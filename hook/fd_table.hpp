@@ -82,6 +82,9 @@ struct fd_entry {
   std::atomic<bool> regular_file{false};
   std::atomic<std::uint8_t> file_hints{0};
   std::atomic<std::uint32_t> file_key{0};
+  // file_flags_generation() when file_hints was last read from the kernel: F_SETFL through another
+  // number (a duplicate: one open file description) may have changed O_DIRECT since.
+  std::atomic<std::uint32_t> hints_generation{0};
   fiber::timed_mutex lock[2];
 };
 
@@ -136,6 +139,9 @@ void reset(int fd) noexcept;
 
 // After a successful fcntl(F_SETFL, flags): a regular file's O_DIRECT hint follows the flags.
 void note_file_flags(int fd, long flags) noexcept;
+// Moves on each hooked F_SETFL of a regular file; file_entry() re-reads the hints of an entry that
+// last read them at an older generation.
+std::uint32_t file_flags_generation() noexcept;
 
 enum class close_result { none, managed, already_closing };
 // Tears down the entry for `fd` before close(): marks it closing, wakes every parked waiter (they

@@ -77,6 +77,10 @@ fd_entry* file_entry(int fd) noexcept {
   if (!e || e->state.load(std::memory_order_acquire) != fd_state::plain ||
       !e->regular_file.load(std::memory_order_acquire))
     return nullptr;
+  if (const std::uint32_t gen = file_flags_generation(); e->hints_generation.load(std::memory_order_acquire) != gen) {
+    e->hints_generation.store(gen, std::memory_order_relaxed);  // an F_SETFL somewhere: O_DIRECT may differ now
+    e->file_hints.store(fiber::fs::detail::file_hints(fd), std::memory_order_relaxed);
+  }
   return e;
 }
 

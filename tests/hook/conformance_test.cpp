@@ -1599,6 +1599,44 @@ TEST(Conformance, FileDuplicatedDescriptorsShareOneOffset) {
   });
 }
 
+// O_DIRECT set through one descriptor holds for its duplicates (one open file description): reads at
+// the file position through the duplicate stay direct (alignment rules) and advance the offset.
+TEST(Conformance, FileODirectSetThroughOneDescriptorHoldsForItsDuplicate) {
+  file_dir dir;
+  const std::string name = dir / "direct-dup";
+  const std::string data = file_pattern(1 << 16, 7);
+  {
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    close(fd);
+  }
+  int probe = open(name.c_str(), O_RDONLY | O_DIRECT);
+  if (probe < 0 && errno == EINVAL) GTEST_SKIP() << "no O_DIRECT on this file system";
+  close(probe);
+  run_task([&] {
+    int a = open(name.c_str(), O_RDONLY);
+    ASSERT_GE(a, 0);
+    int b = dup(a);
+    ASSERT_GE(b, 0);
+    void* raw = nullptr;
+    ASSERT_EQ(posix_memalign(&raw, 4096, 2 * 4096), 0);
+    char* mem = static_cast<char*>(raw);
+    EXPECT_EQ(read(b, mem, 4096), 4096);  // buffered, through the duplicate: b is known now
+    ASSERT_EQ(fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_DIRECT), 0);
+    EXPECT_NE(fcntl(b, F_GETFL) & O_DIRECT, 0);  // one description
+    for (int i = 1; i < 4; ++i) {
+      EXPECT_EQ(read(b, mem, 4096), 4096) << "block " << i;
+      EXPECT_EQ(std::string(mem, 4096), data.substr(static_cast<size_t>(i) * 4096, 4096)) << "block " << i;
+      EXPECT_EQ(lseek(b, 0, SEEK_CUR), (i + 1) * 4096) << "block " << i;
+    }
+    EXPECT_EQ(read(b, mem + 1, 4096), -1);  // direct: a misaligned buffer is the kernel's EINVAL
+    EXPECT_EQ(errno, EINVAL);
+    free(raw);
+    close(b);
+    close(a);
+  });
+}
+
 // O_APPEND writes from several tasks (each with its own descriptor) land whole, one after another.
 TEST(Conformance, FileAppendFromSeveralTasksIsAtomicPerWrite) {
   file_dir dir;
