@@ -13,6 +13,7 @@
 #include <fiber/detail/spinlock.hpp>
 #include <fiber/this_fiber.hpp>
 #include <fs/detail/file_io.hpp>
+#include <hook/file_io.hpp>
 #include <hook/fd_table.hpp>
 #include <hook/original.hpp>
 #include <hook/posix_time.hpp>
@@ -142,6 +143,7 @@ void forget_parent_calls() noexcept {
       if (torn_down(s) || s == fd_state::initializing) e.state.store(fd_state::unknown, std::memory_order_relaxed);
     }
   }
+  forget_position_locks();  // hook/file_hooks.cpp: held by parent fibers in a file call, maybe
 }
 __attribute__((constructor)) void register_fd_table_fork_handler() {
   fiber::detail::register_fork_handler({.layer = 2, .child = forget_parent_calls});
@@ -243,12 +245,13 @@ std::uint32_t file_flags_generation() noexcept {
 }
 
 void note_file_flags(int fd, long flags) noexcept {
+  // Duplicates of fd share the flag under other numbers (and fd itself may have no entry yet, off a
+  // fiber): every regular-file entry re-reads its hints on its next call.
+  file_flags_gen.fetch_add(1, std::memory_order_acq_rel);
   if (fd_entry* e = find_entry(fd); e && e->regular_file.load(std::memory_order_relaxed)) {
     const std::uint8_t h = e->file_hints.load(std::memory_order_relaxed);
     const std::uint8_t d = fiber::fs::detail::hint_direct;
     e->file_hints.store(static_cast<std::uint8_t>((flags & O_DIRECT) ? (h | d) : (h & ~d)), std::memory_order_relaxed);
-    // Duplicates of fd share the flag under other numbers: they re-read it on their next call.
-    e->hints_generation.store(file_flags_gen.fetch_add(1, std::memory_order_acq_rel) + 1, std::memory_order_release);
   }
 }
 

@@ -20,6 +20,7 @@
 #include <hook/lock_check.hpp>
 #include <hook/original.hpp>
 #include <mutex>
+#include <new>
 
 namespace wh = weft::hook::detail;
 using wh::io_op;
@@ -56,7 +57,7 @@ const char* what(io_op op) noexcept {
 // description under different numbers, and nothing says which numbers share one. So the lock is
 // picked by the file (device and inode, hashed into a fixed table): separate opens of the same file,
 // each with its own offset, then serialize too, which is correct, only less parallel.
-constexpr std::size_t position_lock_count = 64;
+constexpr std::size_t position_lock_count = 1024;  // few unrelated files share a lock
 fiber::mutex position_locks[position_lock_count];
 
 fiber::mutex& position_lock(const fd_entry& e) noexcept {
@@ -71,6 +72,10 @@ ssize_t result(long r) noexcept {
 
 }  // namespace
 
+void forget_position_locks() noexcept {
+  for (auto& m : position_locks) new (&m) fiber::mutex();
+}
+
 fd_entry* file_entry(int fd) noexcept {
   if (!fiber::detail::in_fiber() || reentered()) return nullptr;
   fd_entry* e = lookup_or_init(fd);
@@ -78,8 +83,10 @@ fd_entry* file_entry(int fd) noexcept {
       !e->regular_file.load(std::memory_order_acquire))
     return nullptr;
   if (const std::uint32_t gen = file_flags_generation(); e->hints_generation.load(std::memory_order_acquire) != gen) {
-    e->hints_generation.store(gen, std::memory_order_relaxed);  // an F_SETFL somewhere: O_DIRECT may differ now
+    // An F_SETFL somewhere: O_DIRECT may differ now. The generation is stored after the kernel was
+    // asked, so an F_SETFL racing with this read leaves it behind and the next call asks again.
     e->file_hints.store(fiber::fs::detail::file_hints(fd), std::memory_order_relaxed);
+    e->hints_generation.store(gen, std::memory_order_release);
   }
   return e;
 }

@@ -109,8 +109,9 @@ one_wait poll_one_managed(const pollfd& p, clock::time_point deadline, Check& ch
   if (!e || e->state.load(std::memory_order_acquire) != wh::fd_state::managed) return one_wait::not_applicable;
   wh::op_scope scope(*e, kind, deadline, /*try_only=*/true);
   if (scope.error()) return one_wait::not_applicable;
-  // The caller's check just found nothing ready; an edge since then sets the descriptor's sticky
-  // ready bit (or is reported by its first registration), so waiting first loses nothing.
+  // The caller's check just found nothing ready; an edge since then moves the descriptor's edge
+  // count past what its last wait consumed (or is reported by its first registration), so waiting
+  // first loses nothing.
   wh::note_blocking_call("poll");
   for (;;) {
     auto ec = scope.pd()->wait(kind, deadline);

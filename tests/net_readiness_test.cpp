@@ -2,6 +2,8 @@
 // once only for an edge its caller's syscall may not have seen, and the system calls a stream
 // read costs (one recv per message, as a hand-written epoll loop makes).
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "tcp_pair.hpp"
 
@@ -107,8 +110,27 @@ TEST(NetReadiness, AnEdgeBetweenEagainAndParkEndsTheWaitAtOnce) {
   });
 }
 
-// The read hint: after a short read, and until the next edge, a read parks first instead of trying a
-// syscall that would only say EAGAIN; an edge after the short read's count turns the hint off.
+// A non-blocking loopback TCP pair of raw descriptors (the read hint treats TCP and Unix apart).
+static std::pair<int, int> raw_tcp_pair() {
+  int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  EXPECT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::listen(l, 1), 0);
+  EXPECT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  int s = ::accept4(l, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  ::close(l);
+  return {s, c};
+}
+
+// The read hint: after a read that found the buffer empty, and until the next edge, a read parks
+// first instead of trying a syscall that would only say EAGAIN. An edge after the read's count turns
+// it off. A short read counts as "empty" on TCP only (a Unix stream read also stops early at a
+// message carrying descriptors or credentials, with more queued behind it).
 TEST(NetReadiness, ReadHintHoldsUntilTheNextEdge) {
   fiber::run([] {
     pd_pair p;
@@ -116,17 +138,68 @@ TEST(NetReadiness, ReadHintHoldsUntilTheNextEdge) {
     const std::uint32_t first = p.pd->edges(io_kind::read);
     EXPECT_EQ(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 50ms, &first),
               std::make_error_code(std::errc::timed_out));  // registered, nothing to read
-    EXPECT_FALSE(p.pd->read_first_would_fail());            // no read yet
     const std::uint32_t seen = p.pd->edges(io_kind::read);
-    p.pd->note_read(true, seen);
-    EXPECT_TRUE(p.pd->read_first_would_fail());
+    EXPECT_FALSE(p.pd->read_first_would_fail(seen));  // no read yet
+    p.pd->note_read(/*eagain=*/true, false, seen);
+    EXPECT_TRUE(p.pd->read_first_would_fail(seen));
+    EXPECT_FALSE(p.pd->read_first_would_fail(seen + 1));  // judged against the caller's own count
     char c = 'z';
     ASSERT_EQ(::write(p.peer, &c, 1), 1);
     ASSERT_TRUE(edge_arrives(*p.pd, seen));
-    EXPECT_FALSE(p.pd->read_first_would_fail());         // the new data must be read, not waited for
-    p.pd->note_read(false, p.pd->edges(io_kind::read));  // a full read: more may be there
-    EXPECT_FALSE(p.pd->read_first_would_fail());
+    EXPECT_FALSE(p.pd->read_first_would_fail(p.pd->edges(io_kind::read)));  // the new data must be read
+    p.pd->note_read(false, /*short_read=*/true, p.pd->edges(io_kind::read));
+    EXPECT_FALSE(p.pd->read_first_would_fail(p.pd->edges(io_kind::read)));  // Unix: a short read says nothing
+    p.pd->note_read(false, false, p.pd->edges(io_kind::read));              // a full read: more may be there
+    EXPECT_FALSE(p.pd->read_first_would_fail(p.pd->edges(io_kind::read)));
     p.pd->end_op();
+  });
+}
+
+TEST(NetReadiness, ReadHintTakesAShortTcpReadAsEmpty) {
+  fiber::run([] {
+    auto [fd, peer] = raw_tcp_pair();
+    ASSERT_GE(fd, 0);
+    poll_descriptor* pd = poll_descriptor::create(fd);
+    const std::uint32_t seen = pd->edges(io_kind::read);
+    pd->note_read(false, /*short_read=*/true, seen);
+    EXPECT_TRUE(pd->read_first_would_fail(seen));
+    pd->note_read(false, false, seen);
+    EXPECT_FALSE(pd->read_first_would_fail(seen));
+    pd->release();
+    ::close(peer);
+  });
+}
+
+// Readers that move between workers: each read of the client side runs in a fresh fiber, which may
+// land on a worker other than the one whose reactor delivers the socket's events (the reactor then
+// counts edges while the reader checks its hint). Every reply must arrive; a lost wake-up would
+// show as a read timing out.
+TEST(NetReadiness, ReadersOnOtherWorkersThanTheReactorMissNothing) {
+  fiber::runtime rt({.workers = 2});
+  rt.run([] {
+    constexpr int pairs = 4, rounds = 500;
+    std::vector<fiber::join_handle<void>> hs;
+    for (int p = 0; p < pairs; ++p)
+      hs.push_back(fiber::spawn([p] {
+        auto [client, server] = connected_pair();
+        auto echo = fiber::spawn([&server] {
+          char buf[128];
+          while (auto k = server.read_some(net::mutable_buffer(buf, sizeof buf), 10s))
+            server.write_all(net::const_buffer(buf, k));
+        });
+        for (int i = 0; i < rounds; ++i) {
+          const char m = static_cast<char>('a' + (i + p) % 26);
+          client.write_all(net::const_buffer(&m, 1));
+          char got = 0;
+          std::error_code ec;
+          fiber::spawn([&] { (void)client.read_some(net::mutable_buffer(&got, 1), ec, 10s); }).join();
+          ASSERT_FALSE(ec) << "pair " << p << " round " << i << ": " << ec.message();
+          ASSERT_EQ(got, m) << "pair " << p << " round " << i;
+        }
+        client.shutdown(net::shutdown_mode::send);
+        echo.join();
+      }));
+    for (auto& h : hs) h.join();
   });
 }
 

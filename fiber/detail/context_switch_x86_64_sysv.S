@@ -15,6 +15,11 @@
  *
  * Invariant: transfer_t {from, data} comes back in rax:rdx (the System V return of a 16-byte
  * struct) and reaches a new context's entry function in rdi:rsi, exactly as Boost's.
+ *
+ * Not CET-marked (no endbr64, no .note.gnu.property): a switch that returns into another stack
+ * cannot work under shadow stacks anyway. On a toolchain that builds with -fcf-protection by
+ * default, linking this file drops the CET marking of the binary; -DWEFT_OWN_CONTEXT_SWITCH=OFF
+ * keeps Boost's jump instead.
  */
     .text
     .globl  weft_jump_context

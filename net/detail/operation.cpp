@@ -215,17 +215,20 @@ long perform(poll_descriptor& pd, const operation& op, fiber::detail::clock::tim
   }
   const io_kind dir = op.direction();
   // Stream reads: skip a syscall that would only say EAGAIN (the read hint, poll_descriptor.hpp).
-  bool try_first = !(op.stream && pd.read_first_would_fail());
+  // `seen` is the edge count the hint is judged against and the wait then uses: an edge between the
+  // two ends the wait instead of being lost.
+  std::uint32_t seen = pd.edges(dir);
+  bool try_first = !(op.stream && pd.read_first_would_fail(seen));
   for (;;) {
-    // Read before the syscall: only an edge after it can mean the EAGAIN below is stale.
-    const std::uint32_t seen = pd.edges(dir);
     if (try_first) {
+      // Read before the syscall: only an edge after it can mean the EAGAIN below is stale.
+      seen = pd.edges(dir);
       const long r = attempt(pd.fd(), op);
-      // A short read (or EAGAIN) drained the buffer; end of stream (0) and errors stay answerable at once.
+      const int e = r < 0 ? errno : 0;
+      // EAGAIN or a short read drained the buffer; end of stream (0) and errors stay answerable at once.
       if (op.stream)
-        pd.note_read(r > 0 ? static_cast<std::size_t>(r) < requested_bytes(op) : r < 0 && errno == EAGAIN, seen);
+        pd.note_read(r < 0 && e == EAGAIN, r > 0 && static_cast<std::size_t>(r) < requested_bytes(op), seen);
       if (r >= 0) return r;
-      const int e = errno;
       if (e == EINTR) continue;
       if (e != EAGAIN && e != EWOULDBLOCK) {
         ec = {e, std::generic_category()};

@@ -1,6 +1,7 @@
 // poll_descriptor.cpp — the wait/readiness handshake and lifetime rules described in
 // net/detail/poll_descriptor.hpp, on top of fiber::detail::poller and park/unpark.
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,13 +108,13 @@ void poll_descriptor::reset(int fd, bool owns_fd) noexcept {
   poller_.store(nullptr, std::memory_order_relaxed);
   registering_.store(0, std::memory_order_relaxed);
   reported_error_.store(0, std::memory_order_relaxed);
+  short_read_drains_.store(-1, std::memory_order_relaxed);
   for (auto& s : slots_) {
     std::lock_guard g(s.lock);  // a stale reactor event may be touching the slot right now
     s.waiters = fiber::detail::wait_list();
     s.edges.store(0, std::memory_order_relaxed);
     s.consumed = 0;
-    s.drained.store(false, std::memory_order_relaxed);
-    s.drained_at.store(0, std::memory_order_relaxed);
+    s.drain.store(0, std::memory_order_relaxed);
     s.hung_up.store(false, std::memory_order_relaxed);
   }
   state_.store(0, std::memory_order_release);
@@ -231,7 +232,7 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline, 
     // An edge the failed syscall may not have seen: retry it instead of parking.
     const std::uint32_t now = s.edges.load(std::memory_order_relaxed);
     if (now != (seen ? *seen : s.consumed)) {
-      s.consumed = now;
+      if (!seen) s.consumed = now;  // only the callers without a count use (and consume) the sticky view
       s.lock.unlock();
       return {};
     }
@@ -258,6 +259,25 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline, 
     if (is_closed()) return std::make_error_code(std::errc::bad_file_descriptor);
     return {};
   }
+}
+
+void poll_descriptor::note_read(bool eagain, bool short_read, std::uint32_t seen) noexcept {
+  const bool empty = eagain || (short_read && short_read_drains());
+  slots_[static_cast<int>(io_kind::read)].drain.store((static_cast<std::uint64_t>(seen) << 1) | (empty ? 1 : 0),
+                                                      std::memory_order_release);
+}
+
+bool poll_descriptor::short_read_drains() noexcept {
+  std::int8_t v = short_read_drains_.load(std::memory_order_relaxed);
+  if (v < 0) {
+    ::sockaddr_storage ss{};
+    ::socklen_t len = sizeof ss;
+    const bool tcp = ::getsockname(fd_, reinterpret_cast<::sockaddr*>(&ss), &len) == 0 &&
+                     (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+    v = tcp ? 1 : 0;
+    short_read_drains_.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
 }
 
 bool poll_descriptor::link_waiter(io_kind kind, fiber::detail::waiter& w) noexcept {

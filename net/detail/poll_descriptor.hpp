@@ -81,24 +81,24 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   void on_io_ready(std::uint32_t events, int error) noexcept override;
 
-  // Read hint for stream sockets (net/detail/operation.cpp): after a read that came back short the
-  // receive buffer was empty, so until the reactor reports new readiness the next read can park
-  // first instead of trying a syscall that would fail with EAGAIN. Data arriving after the short
-  // read raises an event (edge-triggered: every arrival), which moves the edge count past the one
-  // read before that syscall, so nothing is missed; a stale view only costs the syscall the hint
-  // would have saved.
-  bool read_first_would_fail() const noexcept {
+  // Read hint for stream sockets (net/detail/operation.cpp): after a read that found the receive
+  // buffer empty (EAGAIN, or a short TCP read), the next read can park first instead of trying a
+  // syscall that would fail with EAGAIN, until the reactor reports new readiness. Data arriving after
+  // that read raises an event (edge-triggered: every arrival), which moves the edge count past the
+  // one read before its syscall, so nothing is missed; a stale view only costs the syscall the hint
+  // would have saved. `seen`: edges(io_kind::read), read once before this check — the same value the
+  // caller then waits with, so an edge between the check and the wait ends the wait.
+  bool read_first_would_fail(std::uint32_t seen) const noexcept {
     const slot& s = slots_[static_cast<int>(io_kind::read)];
-    return s.drained.load(std::memory_order_relaxed) && !s.hung_up.load(std::memory_order_acquire) &&
-           s.drained_at.load(std::memory_order_relaxed) == s.edges.load(std::memory_order_acquire);
+    const std::uint64_t d = s.drain.load(std::memory_order_acquire);
+    return (d & 1) && !s.hung_up.load(std::memory_order_acquire) && static_cast<std::uint32_t>(d >> 1) == seen;
   }
-  // `seen`: edges(io_kind::read) read before the read's syscall.
-  void note_read(bool came_back_short, std::uint32_t seen) noexcept {
-    slot& s = slots_[static_cast<int>(io_kind::read)];
-    s.drained_at.store(seen, std::memory_order_relaxed);
-    s.drained.store(came_back_short, std::memory_order_relaxed);
-  }
-  // In a child of fork(): operations in flight belonged to the parent's fibers, which are not here.
+  // After a stream read whose syscall started at edge count `seen`: `eagain`, or `short_read` (fewer
+  // bytes than asked). A short read means "empty" only on TCP: a Unix stream read also stops early at
+  // a message carrying descriptors or credentials, with more data queued behind it.
+  void note_read(bool eagain, bool short_read,
+                 std::uint32_t seen) noexcept;  // In a child of fork(): operations in flight belonged to the parent's
+                                                // fibers, which are not here.
   void forget_parent_operations() noexcept;
   // The socket error a backend reported with an event (0 if none), cleared by the read: for
   // connect(), whose SO_ERROR a backend may have consumed while fetching the event.
@@ -111,11 +111,12 @@ class poll_descriptor final : public fiber::detail::io_handler {
 
   struct slot {
     fiber::detail::spinlock lock;
-    fiber::detail::wait_list waiters;          // under lock: fibers parked for this direction
-    std::atomic<std::uint32_t> edges{0};       // readiness events; written under lock, read without it
-    std::uint32_t consumed = 0;                // under lock: `edges` when a wait() last returned on one
-    std::atomic<bool> drained{false};          // the last stream read came back short: the buffer was empty
-    std::atomic<std::uint32_t> drained_at{0};  // `edges` before that read's syscall
+    fiber::detail::wait_list waiters;     // under lock: fibers parked for this direction
+    std::atomic<std::uint32_t> edges{0};  // readiness events; written under lock, read without it
+    std::uint32_t consumed = 0;           // under lock: `edges` when a wait() last returned on one
+    // The read hint: bit 0, the last stream read found the buffer empty; above it, `edges` before
+    // that read's syscall. One word, so that concurrent readers never see the halves of two notes.
+    std::atomic<std::uint64_t> drain{0};
     // A hang-up or error was reported. A read that returns data does not consume a pending end of
     // stream (the next read returns 0), so an edge from before a short read may still have news:
     // the read hint stays off for good.
@@ -129,6 +130,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
   static constexpr std::uint64_t recycled_bit = 16;   // back in the pool
   static constexpr std::uint64_t op_unit = 32;        // in-flight operations count above these bits
 
+  bool short_read_drains() noexcept;  // a TCP socket (cached in short_read_drains_)
   std::error_code ensure_registered() noexcept;
   std::error_code wait_on_thread(io_kind kind, fiber::detail::clock::time_point deadline) noexcept;
   void wake(slot& s, bool edge) noexcept;
@@ -141,6 +143,7 @@ class poll_descriptor final : public fiber::detail::io_handler {
   std::atomic<fiber::detail::poller*> poller_{nullptr};  // where fd_ is registered, or null
   std::atomic<int> registering_{0};                      // 0 no, 1 in progress, 2 done
   std::atomic<int> reported_error_{0};                   // see take_reported_error()
+  std::atomic<std::int8_t> short_read_drains_{-1};       // -1 not known yet, 0 no (not TCP), 1 yes
   std::atomic<std::uint32_t> registered_epoch_{0};       // fork epoch of the registration
   slot slots_[2];
   poll_descriptor* next_free_ = nullptr;  // pool link, under the pool lock

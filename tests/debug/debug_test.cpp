@@ -293,7 +293,10 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
   spawn("sender", [&] { full.send(2); });
   spawn("receiver", [&] { (void)empty.recv(); });
   spawn("selector", [&] { fiber::select(fiber::on_recv(sel_a), fiber::on_recv(sel_b)); });
-  spawn("sleeper", [&] { fiber::this_fiber::sleep_for(2s); });
+  std::atomic<bool> sleeper_go{false};  // the sleeper sleeps until the end, however long settling takes
+  spawn("sleeper", [&] {
+    while (!sleeper_go) fiber::this_fiber::sleep_for(2s);
+  });
   spawn("blocker", [&] {
     fiber::blocking([&] {
       while (!blocking_go) std::this_thread::sleep_for(1ms);
@@ -421,6 +424,7 @@ TEST(Dump, EachWaitReasonInTextAndJson) {
 
   // Let everything finish.
   blocking_go = true;
+  sleeper_go = true;
   release.count_down();
   cv.notify_all();
   sem.release();
