@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend_in_use.hpp"
 #include "tcp_pair.hpp"
 
 using namespace std::chrono_literals;
@@ -156,13 +157,15 @@ TEST(NetReadiness, ReadHintHoldsUntilTheNextEdge) {
 }
 
 TEST(NetReadiness, ReadHintTakesAShortTcpReadAsEmpty) {
-  fiber::run([] {
+  // Under kqueue only EAGAIN counts: libkqueue reports data and end of stream as one plain event.
+  const bool short_counts = backend_in_use() != fiber::io_backend::kqueue;
+  fiber::run([short_counts] {
     auto [fd, peer] = raw_tcp_pair();
     ASSERT_GE(fd, 0);
     poll_descriptor* pd = poll_descriptor::create(fd);
     const std::uint32_t seen = pd->edges(io_kind::read);
     pd->note_read(false, /*short_read=*/true, seen);
-    EXPECT_TRUE(pd->read_first_would_fail(seen));
+    EXPECT_EQ(pd->read_first_would_fail(seen), short_counts);
     pd->note_read(false, false, seen);
     EXPECT_FALSE(pd->read_first_would_fail(seen));
     pd->release();

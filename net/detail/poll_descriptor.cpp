@@ -270,9 +270,15 @@ void poll_descriptor::note_read(bool eagain, bool short_read, std::uint32_t seen
 bool poll_descriptor::short_read_drains() noexcept {
   std::int8_t v = short_read_drains_.load(std::memory_order_relaxed);
   if (v < 0) {
+    // A short read leaves nothing to read but maybe an end of stream, which the hint learns of only
+    // from the hang-up mark of an event (on_io_ready). epoll and io_uring's poll mark it even when
+    // data came with it; libkqueue (kqueue on Linux) delivers data and FIN as one plain readable
+    // event, so under kqueue only EAGAIN counts (native kqueue sets EV_EOF, but is not tested here).
+    fiber::detail::worker* w = fiber::detail::worker::current();
+    const bool marks_hangups = w && w->io().backend() != fiber::io_backend::kqueue;
     ::sockaddr_storage ss{};
     ::socklen_t len = sizeof ss;
-    const bool tcp = ::getsockname(fd_, reinterpret_cast<::sockaddr*>(&ss), &len) == 0 &&
+    const bool tcp = marks_hangups && ::getsockname(fd_, reinterpret_cast<::sockaddr*>(&ss), &len) == 0 &&
                      (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
     v = tcp ? 1 : 0;
     short_read_drains_.store(v, std::memory_order_relaxed);
