@@ -10,6 +10,7 @@
 #include <fiber/detail/debug_registry.hpp>
 #include <fiber/detail/os/cpu.hpp>
 #include <fiber/detail/os/thread_waiter.hpp>
+#include <fiber/detail/sanitizers.hpp>
 
 #include <unistd.h>
 
@@ -181,14 +182,32 @@ wake_reason park_until(park_token token, clock::time_point deadline, const std::
   return park_until(token, deadline);
 }
 
+namespace {
+// A stale token's parker may be a control block being recycled for a new fiber at this moment (its
+// constructor writing the word). The sequence check rejects such a token; under TSan these first
+// reads go around the sanitizer, which would report that by-design race (as the deadlock walk's
+// peek() does). Not inlined there, so that the reads stay uninstrumented.
+#ifdef WEFT_TSAN
+WEFT_NO_SANITIZE __attribute__((noinline)) std::uint64_t first_look(const parker* p, bool& is_thread) noexcept {
+  is_thread = p->kind_ == parker::kind::thread;
+  return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(&p->word), __ATOMIC_ACQUIRE);
+}
+#else
+inline std::uint64_t first_look(const parker* p, bool& is_thread) noexcept {
+  is_thread = p->kind_ == parker::kind::thread;
+  return p->word.load(std::memory_order_acquire);
+}
+#endif
+}  // namespace
+
 bool unpark(park_token token, wake_reason why) noexcept {
   parker* p = token.who;
   const std::uint64_t seq_bits = token.seq << 3;
-  std::uint64_t w = p->word.load(std::memory_order_acquire);
   // Read before the CAS: once it succeeds, a fiber that was still PARKING may run on, finish and
   // have its control block reused, so `p` must not be touched afterwards (except a PARKED fiber,
   // which cannot run until we queue it).
-  const bool is_thread = p->kind_ == parker::kind::thread;
+  bool is_thread = false;
+  std::uint64_t w = first_look(p, is_thread);
   for (;;) {
     if ((w & ~ps_mask) != seq_bits) return false;  // a stale token: that park is over
     const std::uint64_t state = w & ps_mask;
