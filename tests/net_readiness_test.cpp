@@ -44,6 +44,14 @@ struct pd_pair {
   }
 };
 
+// Registers pd's socket with the reactor by a first wait, with nothing to read: the wait times out,
+// and the registration's own report (if any) has passed.
+void register_with_nothing_to_read(poll_descriptor& pd) {
+  const std::uint32_t first = pd.edges(io_kind::read);
+  EXPECT_EQ(pd.wait(io_kind::read, fiber::detail::clock::now() + 50ms, &first),
+            std::make_error_code(std::errc::timed_out));
+}
+
 bool edge_arrives(const poll_descriptor& pd, std::uint32_t from) {
   const auto until = steady::now() + 10s;
   while (pd.edges(io_kind::read) == from) {
@@ -93,10 +101,7 @@ TEST(NetReadiness, AnEdgeBetweenEagainAndParkEndsTheWaitAtOnce) {
   fiber::run([] {
     pd_pair p;
     ASSERT_TRUE(p.pd->begin_op());
-    // Register (and let the registration's own report, if any, pass) with nothing to read.
-    const std::uint32_t first = p.pd->edges(io_kind::read);
-    EXPECT_EQ(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 50ms, &first),
-              std::make_error_code(std::errc::timed_out));
+    register_with_nothing_to_read(*p.pd);
     const std::uint32_t seen = p.pd->edges(io_kind::read);
     char c = 'y';
     ASSERT_EQ(::write(p.peer, &c, 1), 1);  // "after the EAGAIN"
@@ -136,9 +141,7 @@ TEST(NetReadiness, ReadHintHoldsUntilTheNextEdge) {
   fiber::run([] {
     pd_pair p;
     ASSERT_TRUE(p.pd->begin_op());
-    const std::uint32_t first = p.pd->edges(io_kind::read);
-    EXPECT_EQ(p.pd->wait(io_kind::read, fiber::detail::clock::now() + 50ms, &first),
-              std::make_error_code(std::errc::timed_out));  // registered, nothing to read
+    register_with_nothing_to_read(*p.pd);
     const std::uint32_t seen = p.pd->edges(io_kind::read);
     EXPECT_FALSE(p.pd->read_first_would_fail(seen));  // no read yet
     p.pd->note_read(/*eagain=*/true, false, seen);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -1498,49 +1499,61 @@ TEST(Conformance, FileErrorsAreErrno) {
   });
 }
 
+// A file of `blocks` blocks of `block` bytes, each starting "block NNNNNN", dropped from the page
+// cache so that reads of it wait for the disk.
+void write_numbered_blocks(const std::string& name, int blocks, int block) {
+  std::string all;
+  for (int b = 0; b < blocks; ++b) {
+    std::string blk(static_cast<size_t>(block), '\0');
+    std::snprintf(blk.data(), blk.size(), "block %06d", b);
+    all += blk;
+  }
+  int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
+  fdatasync(fd);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // cold: reads that wait for the disk
+  close(fd);
+}
+
+// Reads whole blocks at fd's file position until end of file, noting each block's number.
+void read_numbered_blocks(int fd, int block, std::vector<int>* seen) {
+  std::vector<char> buf(static_cast<size_t>(block));
+  for (;;) {
+    ssize_t n = read(fd, buf.data(), buf.size());
+    if (n <= 0) break;
+    EXPECT_EQ(n, block);
+    int b = -1;
+    EXPECT_EQ(std::sscanf(buf.data(), "block %d", &b), 1);
+    seen->push_back(b);
+  }
+}
+
+// Together the readers saw every block exactly once: none twice, none skipped.
+void expect_each_block_once(std::initializer_list<std::vector<int>> seen, int blocks) {
+  std::vector<int> all;
+  for (const auto& v : seen) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(blocks));
+  for (int b = 0; b < blocks; ++b) EXPECT_EQ(all[static_cast<size_t>(b)], b);
+}
+
 // Two tasks read one descriptor at its shared offset: each read advances the offset as the kernel's
 // does, so together they read every block exactly once.
 TEST(Conformance, FileTwoTasksSharingAnOffsetReadDisjointRanges) {
   file_dir dir;
   const std::string name = dir / "shared";
   static constexpr int blocks = 512, block = 512;
-  {
-    std::string all;
-    for (int b = 0; b < blocks; ++b) {
-      std::string blk(block, '\0');
-      std::snprintf(blk.data(), blk.size(), "block %06d", b);
-      all += blk;
-    }
-    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_EQ(write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
-    fdatasync(fd);
-    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // cold: reads that wait for the disk
-    close(fd);
-  }
+  ASSERT_NO_FATAL_FAILURE(write_numbered_blocks(name, blocks, block));
   run_task([&] {
     int fd = open(name.c_str(), O_RDONLY);
     ASSERT_GE(fd, 0);
     std::vector<int> seen_a, seen_b;
-    auto reader = [fd](std::vector<int>* seen) {
-      char buf[block];
-      for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        EXPECT_EQ(n, block);
-        int b = -1;
-        EXPECT_EQ(std::sscanf(buf, "block %d", &b), 1);
-        seen->push_back(b);
-      }
-    };
-    task t1([&] { reader(&seen_a); });
-    task t2([&] { reader(&seen_b); });
+    task t1([&] { read_numbered_blocks(fd, block, &seen_a); });
+    task t2([&] { read_numbered_blocks(fd, block, &seen_b); });
     t1.join();
     t2.join();
-    std::vector<int> all = seen_a;
-    all.insert(all.end(), seen_b.begin(), seen_b.end());
-    std::sort(all.begin(), all.end());
-    ASSERT_EQ(all.size(), static_cast<size_t>(blocks));
-    for (int b = 0; b < blocks; ++b) EXPECT_EQ(all[static_cast<size_t>(b)], b);
+    expect_each_block_once({seen_a, seen_b}, blocks);
     close(fd);
   });
 }
@@ -1551,19 +1564,7 @@ TEST(Conformance, FileDuplicatedDescriptorsShareOneOffset) {
   file_dir dir;
   const std::string name = dir / "shared-dup";
   static constexpr int blocks = 1024, block = 512, readers = 4;
-  {
-    std::string all;
-    for (int b = 0; b < blocks; ++b) {
-      std::string blk(block, '\0');
-      std::snprintf(blk.data(), blk.size(), "block %06d", b);
-      all += blk;
-    }
-    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_EQ(write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
-    fdatasync(fd);
-    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // cold: reads that wait for the disk
-    close(fd);
-  }
+  ASSERT_NO_FATAL_FAILURE(write_numbered_blocks(name, blocks, block));
   run_task([&] {
     int fds[readers];
     fds[0] = open(name.c_str(), O_RDONLY);
@@ -1575,25 +1576,11 @@ TEST(Conformance, FileDuplicatedDescriptorsShareOneOffset) {
     ASSERT_GE(fds[2], 100);
     ASSERT_EQ(fds[3], 200);
     std::vector<int> seen[readers];
-    auto reader = [](int fd, std::vector<int>* out) {
-      char buf[block];
-      for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        EXPECT_EQ(n, block);
-        int b = -1;
-        EXPECT_EQ(std::sscanf(buf, "block %d", &b), 1);
-        out->push_back(b);
-      }
-    };
+    static_assert(readers == 4, "expect_each_block_once below lists the four readers");
     std::vector<task> ts;
-    for (int r = 0; r < readers; ++r) ts.emplace_back([&, r] { reader(fds[r], &seen[r]); });
+    for (int r = 0; r < readers; ++r) ts.emplace_back([&, r] { read_numbered_blocks(fds[r], block, &seen[r]); });
     for (auto& t : ts) t.join();
-    std::vector<int> all;
-    for (auto& v : seen) all.insert(all.end(), v.begin(), v.end());
-    std::sort(all.begin(), all.end());
-    ASSERT_EQ(all.size(), static_cast<size_t>(blocks));  // every block read once: none twice, none skipped
-    for (int b = 0; b < blocks; ++b) EXPECT_EQ(all[static_cast<size_t>(b)], b);
+    expect_each_block_once({seen[0], seen[1], seen[2], seen[3]}, blocks);
     EXPECT_EQ(lseek(fds[3], 0, SEEK_CUR), static_cast<off_t>(blocks) * block);  // the one shared offset
     for (int fd : fds) close(fd);
   });
