@@ -13,6 +13,11 @@
  * of a switch sit at the same call depth in the same code (yield ping-pong, a channel hand-off,
  * unpark-and-park), every return is predicted.
  *
+ * The FP control words (MXCSR, x87 CW) are saved per context as Boost does, since each fiber, like
+ * each thread, owns its rounding mode and exception masks; but they are reloaded only when the
+ * resumed context's saved words differ from the running ones. ldmxcsr and fldcw are microcoded,
+ * and fibers almost never change them, so the common switch skips both and ends in the same state.
+ *
  * Invariant: transfer_t {from, data} comes back in rax:rdx (the System V return of a 16-byte
  * struct) and reaches a new context's entry function in rdi:rsi, exactly as Boost's.
  *
@@ -38,8 +43,13 @@ weft_jump_context:              /* rdi: the context to resume, rsi: data */
     movq    %rbp, 0x30(%rsp)
     movq    %rsp, %rax          /* our handle: returned to whoever resumes next */
     movq    %rdi, %rsp
-    ldmxcsr (%rsp)
-    fldcw   0x4(%rsp)
+    movl    (%rax), %ecx        /* the FP control words: reloaded only when they differ (below) */
+    cmpl    (%rsp), %ecx
+    jne     2f
+    movzwl  0x4(%rax), %ecx
+    cmpw    0x4(%rsp), %cx
+    jne     2f
+1:
     movq    0x8(%rsp), %r12
     movq    0x10(%rsp), %r13
     movq    0x18(%rsp), %r14
@@ -50,6 +60,10 @@ weft_jump_context:              /* rdi: the context to resume, rsi: data */
     movq    %rsi, %rdx          /* transfer_t as a return value: rax = from, rdx = data */
     movq    %rax, %rdi          /* ... and as a new context's arguments: rdi = from, rsi = data */
     ret
+2:
+    ldmxcsr (%rsp)
+    fldcw   0x4(%rsp)
+    jmp     1b
     .size   weft_jump_context, .-weft_jump_context
 
     .globl  weft_make_context

@@ -160,7 +160,13 @@ class worker {
   void yield_current();
   void park_current();               // commits the park prepared with prepare_park()
   [[noreturn]] void exit_current();  // the fiber's last act
-  void after_switch(bctx::fcontext_t from) noexcept;
+  // First act of a resumed context: store the handle of the context we left, and finish what it
+  // asked for (pending_). pending_ is `nothing` whenever a context runs, and after a yield's
+  // hand-off (yield_current) it stays so: that path queues the yielder itself.
+  void after_switch(bctx::fcontext_t from) noexcept {
+    prev_ctx_->handle = from;
+    if (pending_ != after::nothing) complete_pending();
+  }
 
   // --- fork (fiber/detail/fork_support.hpp), in the child, single-threaded ---
   // Forgets every fiber of the parent except `survivor` (the fiber that called fork(), when it ran
@@ -229,6 +235,8 @@ class worker {
   bool has_work() const noexcept;
   void idle();
   void switch_away(fiber_control* self, after what, bool leaving_for_good);
+  void hand_off(fiber_control* self, fiber_control* next) noexcept;  // yield_current's fast path
+  void complete_pending() noexcept;                                  // after_switch's slow half
   void finish(fiber_control* f) noexcept;
   void adopt(fiber_control* f) noexcept;  // f starts here: its home, and the started_ list
   void serve_pause() noexcept;
