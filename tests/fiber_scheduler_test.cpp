@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cfenv>
 #include <chrono>
 #include <mutex>
 #include <utility>
@@ -50,6 +51,45 @@ TEST(Scheduler, ErrnoAndThreadLocalSurviveYieldsOnManyWorkers) {
     for (auto& h : hs) h.join();
   });
   EXPECT_EQ(bad.load(), 0);
+}
+
+// Each fiber owns its floating-point environment's control part, as each thread does: a rounding
+// mode set by one fiber holds for it across switches and never leaks into fibers it switches to
+// (the switch skips reloading the control words when they are equal, and must not when they differ).
+TEST(Scheduler, RoundingModeIsPerFiberAcrossSwitches) {
+  fiber::runtime rt({.workers = 1});
+  std::atomic<int> bad{0};
+  double up = 0, down = 0, nearest = 0;
+  rt.run([&] {
+    volatile double one = 1.0, three = 3.0;
+    const double main_value = one / three;
+    auto worker_body = [&](int mode, double& out) {
+      return [&, mode] {
+        if (std::fesetround(mode) != 0) bad++;
+        const double mine = one / three;
+        out = mine;
+        for (int round = 0; round < 200; ++round) {
+          fiber::this_fiber::yield();
+          if (round % 50 == 0) fiber::this_fiber::sleep_for(1ms);  // through the scheduler context too
+          if (std::fegetround() != mode || one / three != mine) bad++;
+        }
+      };
+    };
+    auto a = fiber::spawn(worker_body(FE_UPWARD, up));
+    auto b = fiber::spawn(worker_body(FE_DOWNWARD, down));
+    auto c = fiber::spawn(worker_body(FE_TONEAREST, nearest));
+    for (int round = 0; round < 200; ++round) {
+      fiber::this_fiber::yield();
+      if (std::fegetround() != FE_TONEAREST || one / three != main_value) bad++;
+    }
+    a.join();
+    b.join();
+    c.join();
+    EXPECT_EQ(std::fegetround(), FE_TONEAREST);
+  });
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(up, down);  // the modes really differed: 1/3 is inexact, so upward and downward differ
+  EXPECT_TRUE(nearest == up || nearest == down);
 }
 
 TEST(Scheduler, UnstartedFibersAreStolenByIdleWorkers) {
