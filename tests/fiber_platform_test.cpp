@@ -3,10 +3,12 @@
 // waiter, descriptor sets, page size use, CPU information.
 #include "echo_round_trip.hpp"
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fiber/detail/os/cpu.hpp>
@@ -21,6 +23,7 @@
 #include <string>
 #include <sync/sync.hpp>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 namespace fd = fiber::detail;
@@ -154,6 +157,29 @@ TEST(Platform, DescriptorSetReportsReadinessLevelTriggered) {
   EXPECT_EQ(set->collect(out, 4), 0);
   ::close(sv[0]);
   ::close(sv[1]);
+}
+
+// A new fiber's first page is committed in batches (stack_pool's cold start): exactly the pages asked
+// for become resident, the others in between stay untouched, and errno is left alone.
+TEST(Platform, CommitPagesMakesExactlyThoseResident) {
+  const std::size_t pg = fd::page_size();
+  constexpr std::size_t slots = 100, slot_pages = 4;
+  char* mem = fd::reserve_stack_memory(slots * slot_pages * pg);
+  std::vector<char*> tops;
+  for (std::size_t i = 0; i < slots; ++i) tops.push_back(mem + (i * slot_pages + slot_pages - 1) * pg);
+  errno = EDOM;
+  const std::size_t committed = fd::commit_pages(tops.data(), tops.size());
+  EXPECT_EQ(errno, EDOM);
+#if defined(__linux__)
+  if (committed == 0) GTEST_SKIP() << "this kernel has no MADV_POPULATE_WRITE (Linux < 5.14)";
+#endif
+  EXPECT_EQ(committed, tops.size());
+  EXPECT_EQ(fd::resident_bytes(mem, slots * slot_pages * pg), committed * pg);
+  for (std::size_t i = 0; i < committed; ++i) {
+    EXPECT_EQ(fd::resident_bytes(tops[i], pg), pg) << "page " << i;
+    EXPECT_EQ(tops[i][0], 0) << "a committed page reads as zero";
+  }
+  ::munmap(mem, slots * slot_pages * pg);
 }
 
 TEST(Platform, PageSizeAndCpusComeFromTheSystem) {

@@ -104,6 +104,30 @@ void stack_pool::take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t m
   warm_.resize(warm_.size() - n);
 }
 
+void stack_pool::take_cold_batch(std::vector<std::uintptr_t>& out, std::size_t max) {
+  const std::size_t first = out.size();
+  {
+    std::lock_guard lk(mu_);
+    if (cold_.empty()) carve_arena();
+    const std::size_t n = std::min(max, cold_.size());
+    // Reversed, so that the cache (which pops from its back) still hands out ascending addresses.
+    out.insert(out.end(), cold_.rbegin(), cold_.rbegin() + static_cast<long>(n));
+    cold_.resize(cold_.size() - n);
+  }
+#ifdef WEFT_VALGRIND
+  if (RUNNING_ON_VALGRIND) return;  // valgrind does not know process_madvise: the pages fault in as before
+#endif
+  char* tops[refill_batch];
+  std::size_t count = 0;
+  for (std::size_t i = first; i < out.size(); ++i) {
+    tops[count++] = reinterpret_cast<char*>(out[i] & ~std::uintptr_t{1}) + slot_size_ - page_size();
+    if (count == refill_batch || i + 1 == out.size()) {
+      commit_pages(tops, count);
+      count = 0;
+    }
+  }
+}
+
 void stack_pool::return_pages(std::vector<std::uintptr_t>& entries) noexcept {
   // Coalesce neighbouring slots so that a mass exit costs few madvise calls. Guard regions survive
   // a discard, so a run may span the guards inside it; an mprotect'd guard (older kernels) is a
@@ -157,7 +181,7 @@ stack_cache::~stack_cache() {
 
 stack_slot* stack_cache::acquire() {
   if (free_.empty()) pool_.take_warm_batch(free_, refill_batch);  // one lock for many stacks
-  if (free_.empty()) return pool_.acquire();
+  if (free_.empty()) pool_.take_cold_batch(free_, refill_batch);
   auto e = free_.back();
   free_.pop_back();
   return pool_.slot_from_entry(e);

@@ -11,6 +11,10 @@
 //
 // Slot layout, low to high: [guard page][usable stack ... grows down][control block][slot header]
 //
+// Cold start: a worker cache that finds nothing warm takes a batch of cold slots and commits each
+// one's top page in one system call (os/stack_memory.hpp: commit_pages), which costs less than the
+// first-touch fault each new fiber would otherwise take there.
+//
 // Recycling: a freed stack keeps its touched pages while it sits in a bounded per-worker cache
 // (reuse costs no page faults); beyond that bound half the cache moves to the shared pool, which
 // keeps up to 4096 stacks warm for any worker (stacks freed on one worker are often needed on
@@ -48,6 +52,10 @@ class stack_pool {
   void release(stack_slot* s);  // single slot from outside any worker cache
   // Moves up to `max` warm entries to `out` (a worker cache refilling itself).
   void take_warm_batch(std::vector<std::uintptr_t>& out, std::size_t max);
+  // When none is warm: moves up to `max` cold entries to `out` (carving an arena if needed) and
+  // commits the top page of each — the page a new fiber touches first — in one batch, outside the
+  // lock. They are warm from then on.
+  void take_cold_batch(std::vector<std::uintptr_t>& out, std::size_t max);
 
   static stack_pool& for_size(std::size_t slot_size);  // one shared pool per slot size
   // Around fork() (fork_support.hpp): every pool's lock, so no pool is copied mid-update.

@@ -1,10 +1,15 @@
 // stack_memory_posix.cpp — os/stack_memory.hpp with mmap/madvise/mprotect/mincore. Linux adds
-// guard regions (MADV_GUARD_INSTALL) and reads its map-count limit from /proc; other systems use
-// mprotect guards without a limit to respect.
+// guard regions (MADV_GUARD_INSTALL), batched page commits (process_madvise + MADV_POPULATE_WRITE)
+// and reads its map-count limit from /proc; other systems use mprotect guards without a limit to
+// respect, and commit pages by touching them.
 #include <fiber/detail/os/stack_memory.hpp>
 
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -14,6 +19,9 @@
 
 #if defined(__linux__) && !defined(MADV_GUARD_INSTALL)
 #define MADV_GUARD_INSTALL 102
+#endif
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
 #endif
 
 namespace fiber::detail {
@@ -52,7 +60,70 @@ bool probe_guard_regions() noexcept {
 #endif
 }
 
+#if defined(__linux__)
+// How commit_pages() talks to this kernel; it steps down once when a way is refused.
+enum class commit_way : int { batched, per_page, none };
+std::atomic<commit_way> commit_mode{commit_way::batched};
+constexpr int pidfd_self_process = -10001;  // PIDFD_SELF_THREAD_GROUP: this process, even after a fork
+constexpr std::size_t commit_batch = 64;
+
+bool refused(int err) noexcept {
+  return err == EINVAL || err == ENOSYS || err == EBADF || err == EPERM || err == ESRCH;
+}
+
+// Returns how many of `pages` it committed before the kernel refused the batched way (then all
+// are left to the per-page way), or `count`.
+std::size_t commit_batched(char* const* pages, std::size_t count) noexcept {
+#ifdef SYS_process_madvise
+  iovec iov[commit_batch];
+  std::size_t done = 0;
+  while (done < count) {
+    const std::size_t n = count - done < commit_batch ? count - done : commit_batch;
+    for (std::size_t i = 0; i < n; ++i) iov[i] = {pages[done + i], page_size()};
+    if (::syscall(SYS_process_madvise, pidfd_self_process, iov, n, MADV_POPULATE_WRITE, 0) < 0) {
+      if (refused(errno)) commit_mode.store(commit_way::per_page, std::memory_order_relaxed);
+      return done;  // not refused (ENOMEM, EINTR): the rest fault in on first touch
+    }
+    done += n;
+  }
+  return done;
+#else
+  commit_mode.store(commit_way::per_page, std::memory_order_relaxed);
+  (void)pages;
+  (void)count;
+  return 0;
+#endif
+}
+#endif
+
 }  // namespace
+
+std::size_t commit_pages(char* const* pages, std::size_t count) noexcept {
+#if defined(__linux__)
+  const int saved_errno = errno;
+  std::size_t done = 0;
+  if (commit_mode.load(std::memory_order_relaxed) == commit_way::batched) {
+    done = commit_batched(pages, count);
+    if (commit_mode.load(std::memory_order_relaxed) == commit_way::batched) {
+      errno = saved_errno;
+      return done;  // all, or stopped by a transient failure
+    }
+  }
+  if (commit_mode.load(std::memory_order_relaxed) == commit_way::per_page) {
+    for (; done < count; ++done) {
+      if (::madvise(pages[done], page_size(), MADV_POPULATE_WRITE) == 0) continue;
+      if (refused(errno)) commit_mode.store(commit_way::none, std::memory_order_relaxed);
+      break;
+    }
+  }
+  errno = saved_errno;
+  return done;
+#else
+  (void)pages;
+  (void)count;
+  return 0;
+#endif
+}
 
 std::size_t page_size() noexcept {
   static const std::size_t pg = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
