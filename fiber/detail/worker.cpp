@@ -131,22 +131,22 @@ void inbox::push(fiber_control* f) noexcept {
 
 std::size_t inbox::drain_into(fiber_fifo& out) noexcept {
   fiber_control* list = head_.exchange(nullptr, std::memory_order_acquire);
-  std::size_t n = 0;
-  // The stack holds newest first: reverse to keep wake-up order.
+  if (!list) return 0;
+  // The stack holds newest first: reverse it to keep wake-up order, in one pass (each control block
+  // sits on its own fiber's stack page, so a second walk would miss the cache again per fiber),
+  // then splice the whole chain onto `out`. The newest, first in the stack, becomes the tail.
+  fiber_control* const newest = list;
   fiber_control* reversed = nullptr;
+  std::size_t n = 0;
   while (list) {
     fiber_control* next = list->next;
+    list->state = fiber_state::ready;
     list->next = reversed;
     reversed = list;
     list = next;
-  }
-  while (reversed) {
-    fiber_control* next = reversed->next;
-    reversed->state = fiber_state::ready;
-    out.push_back(reversed);
-    reversed = next;
     ++n;
   }
+  out.append_chain(reversed, newest, n);
   return n;
 }
 

@@ -88,6 +88,15 @@ class fiber_fifo {
     tail_ = f;
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  // Appends the chain head -> ... -> tail (linked by `next`, tail->next null) of n fibers.
+  void append_chain(fiber_control* head, fiber_control* tail, std::size_t n) noexcept {
+    if (tail_)
+      tail_->next = head;
+    else
+      head_ = head;
+    tail_ = tail;
+    size_.store(size_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   fiber_control* pop_front() noexcept {
     fiber_control* f = head_;
     if (!f) return nullptr;
