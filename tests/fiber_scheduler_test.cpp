@@ -116,6 +116,30 @@ TEST(Scheduler, UnstartedFibersAreStolenByIdleWorkers) {
   EXPECT_EQ(threads.size(), 2u);
 }
 
+// A fiber that spawns and then parks (join) hands its worker to the fiber it just spawned, ahead of
+// fibers already ready (Go's runnext): spawn-then-join costs two switches on one worker, and the
+// child never sits in the spawn queue long enough for an idle worker to steal it.
+TEST(Scheduler, JustSpawnedFiberRunsBeforeReadyOnesWhenItsSpawnerParks) {
+  fiber::runtime rt({.workers = 1});
+  std::vector<char> order;
+  rt.run([&] {
+    fiber::detail::park_token token;
+    std::atomic<bool> parked{false};
+    auto ready_one = fiber::spawn([&] {
+      token = fiber::detail::prepare_park();
+      parked = true;
+      fiber::detail::park(token);
+      order.push_back('R');
+    });
+    while (!parked) fiber::this_fiber::sleep_for(1ms);
+    ASSERT_TRUE(fiber::detail::unpark(token));  // now ready, queued on this worker
+    auto child = fiber::spawn([&] { order.push_back('C'); });
+    child.join();
+    ready_one.join();
+  });
+  EXPECT_EQ(order, (std::vector<char>{'C', 'R'}));
+}
+
 TEST(Scheduler, IdleRuntimeUsesAlmostNoCpu) {
   fiber::runtime rt({.workers = 2});
   rt.run([] {});  // workers have started and gone idle

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <cstdlib>
 #include <time.h>
+#include <utility>
 
 // Where gdb (tools/weft-gdb.py) finds the workers: a fixed array, so no C++ container internals.
 extern "C" {
@@ -101,6 +102,19 @@ fiber_control* spawn_queue::pop_newest() noexcept {
   }
   lock_.unlock();
   return f;
+}
+
+fiber_control* spawn_queue::pop_newest_if(const fiber_control* f) noexcept {
+  if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
+  lock_.lock();
+  fiber_control* got = nullptr;
+  if (count_ > 0 && ring_[(head_ + count_ - 1) & mask_] == f) {
+    --count_;
+    got = ring_[(head_ + count_) & mask_];
+    size_.store(count_, std::memory_order_relaxed);
+  }
+  lock_.unlock();
+  return got;
 }
 
 fiber_control* spawn_queue::pop_oldest() noexcept {
@@ -267,8 +281,17 @@ void worker::complete_pending() noexcept {
 void worker::switch_away(fiber_control* self, after what, bool leaving_for_good) {
   fiber_control* next = nullptr;
   progress_.store(++ticks_, std::memory_order_relaxed);
+  // The fiber this one spawned last, if it parks or ends with it still queued, runs next (Go's
+  // runnext): spawn-then-join stays on this worker as two switches, and the spawn queue holds it
+  // only briefly, so an idle worker leaves it alone and steals what has waited longer instead.
+  fiber_control* const spawned_last = std::exchange(run_next_, nullptr);
   if (--until_maintenance_ != 0) {
-    next = local_.pop_front();
+    if (spawned_last && what != after::requeue) next = spawn_q_.pop_newest_if(spawned_last);
+    if (next) {
+      adopt(next);
+    } else {
+      next = local_.pop_front();
+    }
     // Nothing started is ready: start a fiber of our own spawn queue directly (spawn + join
     // then costs two switches, not four through the scheduler context).
     if (!next && (next = spawn_q_.pop_newest()) && next->state == fiber_state::created) adopt(next);
@@ -439,6 +462,7 @@ void worker::push_spawned(fiber_control* f) noexcept {
   if (timing_) f->ready_tick = fast_ticks();
   spawn_q_.push(f);
   if (tls_current == this) {
+    if (current_) run_next_ = f;
     // Let an idle worker steal it: spreads spawn-heavy work across cores.
     // A spinning worker will find it by itself: wake a sleeper only when none spins (as Go does).
     if (rt_.idle_workers.load(std::memory_order_seq_cst) > 0 &&

@@ -120,6 +120,7 @@ class spawn_queue {
  public:
   void push(fiber_control* f);
   fiber_control* pop_newest() noexcept;
+  fiber_control* pop_newest_if(const fiber_control* f) noexcept;  // only if `f` is the newest
   fiber_control* pop_oldest() noexcept;
   // Moves about half of the queue (at least one, oldest first) to `out`; returns how many.
   std::size_t steal_half(fiber_fifo& out) noexcept;
@@ -258,6 +259,7 @@ class worker {
   // Owner thread only.
   exec_context sched_ctx_;
   fiber_control* current_ = nullptr;
+  fiber_control* run_next_ = nullptr;  // spawned last by current_ (switch_away runs it next); may be stale
   exec_context* prev_ctx_ = nullptr;
   fiber_control* prev_fiber_ = nullptr;
   after pending_ = after::nothing;
