@@ -6,6 +6,7 @@
 #include "echo_round_trip.hpp"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,5 +168,91 @@ TEST(IoUring, ForkChildGetsRingsOfItsOwn) {
   });
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+  echo_round_trip(rt);
+}
+
+namespace {
+// Sets the ring-failure test hook for one test and restores "never fail" after it.
+struct rings_before_failure {
+  explicit rings_before_failure(int n) { fd::test_io_uring_rings_before_failure.store(n); }
+  ~rings_before_failure() { fd::test_io_uring_rings_before_failure.store(-1); }
+};
+}  // namespace
+
+// The first worker's ring starts, a later one's does not (locked memory runs out, say): the whole
+// runtime moves to epoll, says so once, and every worker serves sockets.
+TEST(IoUring, ALaterWorkersRingFailureMovesTheWholeRuntimeToEpoll) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+  env_override hide("WEFT_IO_BACKEND", nullptr);
+  rings_before_failure hook(1);
+  testing::internal::CaptureStderr();
+  fiber::runtime rt({.workers = 3, .io_backend = fiber::io_backend::io_uring});
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rt.io_backend(), fd::platform_default_backend());
+  EXPECT_EQ(err.rfind("weft: io backend 'io_uring' cannot start (", 0), 0u) << err;
+  EXPECT_NE(err.find("test hook"), std::string::npos) << err;
+  EXPECT_NE(err.find("; using 'epoll'\n"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  // Connections from several fibers at once, so that every worker's poller gets descriptors.
+  std::atomic<int> served{0};
+  rt.run([&] {
+    std::vector<fiber::join_handle<void>> hs;
+    for (int i = 0; i < 6; ++i)
+      hs.push_back(fiber::spawn([&] {
+        auto ends = fiber::net::unix_stream::pair();
+        auto& a = ends.first;
+        auto& b = ends.second;
+        auto echo = fiber::spawn([&b] {
+          char buf[4];
+          auto n = b.read_some(buf, 5s);
+          b.write_all(fiber::net::const_buffer(buf, n), 5s);
+        });
+        a.write_all("ring", 5s);
+        char buf[4];
+        if (a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s) == 4 && std::string(buf, 4) == "ring") ++served;
+        echo.join();
+      }));
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_EQ(served.load(), 6);
+  echo_round_trip(rt);
+}
+
+// A fork child must build rings of its own (the parent's belong to the parent). When the kernel
+// refuses it one, the child cannot go on with the parent's backend: it stops at once with a
+// message naming the backend and the worker, instead of running with no reactor.
+TEST(IoUring, ForkChildWhoseRingCannotStartStopsWithAMessage) {
+  if (!built()) GTEST_SKIP() << "io_uring is not built into this weft";
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multithreaded fork";
+#endif
+  fiber::runtime rt({.workers = 2, .io_backend = fiber::io_backend::io_uring});
+  if (rt.io_backend() != fiber::io_backend::io_uring) GTEST_SKIP() << "the kernel refused io_uring";
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const int status = rt.run([&] {
+    auto ends = fiber::net::unix_stream::pair();
+    auto& a = ends.first;
+    fd::test_io_uring_rings_before_failure.store(0);  // every ring from now on fails (the child's)
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], 2);
+      a.write_all("x", 1s);  // the first I/O in the child asks its worker for the child's ring
+      std::_Exit(0);
+    }
+    fd::test_io_uring_rings_before_failure.store(-1);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return st;
+  });
+  ::close(out[1]);
+  std::string err;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited normally: " << err;
+  EXPECT_EQ(WTERMSIG(status), SIGABRT);
+  EXPECT_NE(err.find("weft: cannot create the io_uring poller of worker"), std::string::npos) << err;
+  EXPECT_NE(err.find("after fork"), std::string::npos) << err;
   echo_round_trip(rt);
 }

@@ -55,6 +55,8 @@ fiber::io_backend platform_default_backend() noexcept {
 #endif
 }
 
+std::atomic<int> test_io_uring_rings_before_failure{-1};
+
 std::unique_ptr<poller> make_poller(fiber::io_backend b) {
   if (b == fiber::io_backend::automatic) b = platform_default_backend();
   switch (b) {

@@ -99,4 +99,9 @@ fiber::io_backend platform_default_backend() noexcept;
 std::unique_ptr<poller> make_poller(fiber::io_backend b);
 const char* io_backend_name(fiber::io_backend b) noexcept;
 
+// Test hook: when >= 0, that many more io_uring rings start, and every one after them fails as a
+// kernel refusal would (ENOMEM). -1 (the default) never fails. The environment knob
+// WEFT_TEST_IO_URING_FAIL=1 makes every ring fail, for programs the test cannot reach into.
+extern std::atomic<int> test_io_uring_rings_before_failure;
+
 }  // namespace fiber::detail

@@ -169,6 +169,10 @@ class uring_poller final : public poller, public completion_engine {
   uring_poller() {
     if (const char* knob = std::getenv("WEFT_TEST_IO_URING_FAIL"); knob && *knob && std::strcmp(knob, "0") != 0)
       throw std::system_error(ENOSYS, std::generic_category(), "weft: io_uring_setup (WEFT_TEST_IO_URING_FAIL)");
+    for (int left = test_io_uring_rings_before_failure.load(); left >= 0;) {
+      if (left == 0) throw std::system_error(ENOMEM, std::generic_category(), "weft: io_uring_setup (test hook)");
+      if (test_io_uring_rings_before_failure.compare_exchange_weak(left, left - 1)) break;
+    }
     init_ring();
     wakefd_ = ::eventfd(0, EFD_CLOEXEC);  // blocking: a ring READ on it waits (poll-armed in the kernel)
     if (wakefd_ < 0) {
