@@ -230,6 +230,48 @@ TEST(FsFile, ReadFileOfProcFilesThatReportNoSize) {
   });
 }
 
+// read_file reads to the end the kernel reports: a file of exactly its stat size, one that is
+// empty, one larger than the first read, and a FIFO whose writer delivers in pieces with pauses
+// between them (no offsets there, and every short read is not the end).
+TEST(FsFile, ReadFileReadsToTheRealEnd) {
+  temp_dir dir;
+  const std::string exact = pattern(8192, 5), odd = pattern(100000 + 17, 6);
+  {
+    std::FILE* f = std::fopen((dir / "exact").c_str(), "wb");
+    std::fwrite(exact.data(), 1, exact.size(), f);
+    std::fclose(f);
+    f = std::fopen((dir / "odd").c_str(), "wb");
+    std::fwrite(odd.data(), 1, odd.size(), f);
+    std::fclose(f);
+    f = std::fopen((dir / "empty").c_str(), "wb");
+    std::fclose(f);
+  }
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  std::thread writer([&] {
+    const int fd = ::open((dir / "fifo").c_str(), O_WRONLY);
+    if (fd < 0) return;
+    for (int i = 0; i < 5; ++i) {
+      const std::string piece = pattern(3000, static_cast<unsigned>(i));
+      if (::write(fd, piece.data(), piece.size()) != static_cast<ssize_t>(piece.size())) break;
+      std::this_thread::sleep_for(5ms);
+    }
+    ::close(fd);
+  });
+  fiber::run([&] {
+    EXPECT_EQ(fs::read_file(dir / "exact"), exact);
+    EXPECT_EQ(fs::read_file(dir / "odd"), odd);
+    EXPECT_EQ(fs::read_file(dir / "empty"), "");
+    std::string want;
+    for (int i = 0; i < 5; ++i) want += pattern(3000, static_cast<unsigned>(i));
+    std::error_code ec;
+    const std::string got = fs::read_file(dir / "fifo", ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want);
+  });
+  writer.join();
+}
+
 TEST(FsFile, MoveAndRelease) {
   temp_dir dir;
   fiber::run([&] {

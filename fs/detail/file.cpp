@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <fs/detail/file_io.hpp>
 #include <utility>
 
@@ -234,18 +236,31 @@ std::string read_file(const std::filesystem::path& path, std::error_code& ec) {
   file f = file::open(path, O_RDONLY, ec);
   if (ec) return {};
   std::string out;
-  // Size first (one statx), then read until end of file: a file that grows meanwhile is read whole,
-  // one that shrinks (or a /proc file reporting 0) ends at its real end.
+  // Size first (one statx), then read from the file position until a read returns 0, the one sure
+  // end of file: a file that grows meanwhile is read whole, one that shrinks (or a /proc file
+  // reporting 0) ends at its real end, and a FIFO or character device (which have no offsets to
+  // read at) is read until its writer closes, in whatever pieces it delivers.
   const std::uint64_t hint = f.size(ec);
   if (ec) return {};
   out.resize(hint > 0 ? static_cast<std::size_t>(hint) : 4096);
   std::size_t done = 0;
   for (;;) {
-    if (done == out.size()) out.resize(out.size() * 2);
-    const std::size_t n = f.read_at(done, mutable_buffer(out.data() + done, out.size() - done), ec);
+    std::size_t n = 0;
+    if (done == out.size()) {
+      // Full. A file of exactly its reported size (the common case) ends here: look through a
+      // small buffer first, so that confirming the end costs no reallocation of the whole.
+      char probe[512];
+      n = f.read_some(mutable_buffer(probe, sizeof probe), ec);
+      if (!ec && n > 0) {
+        out.resize(std::max(out.size() * 2, done + n));
+        std::memcpy(out.data() + done, probe, n);
+      }
+    } else {
+      n = f.read_some(mutable_buffer(out.data() + done, out.size() - done), ec);
+    }
     if (ec) return {};
+    if (n == 0) break;
     done += n;
-    if (done < out.size()) break;  // end of file
   }
   out.resize(done);
   return out;
