@@ -18,6 +18,9 @@ namespace {
 constexpr std::size_t slots_per_arena = 256;
 constexpr std::size_t shared_warm_capacity = 4096;
 constexpr std::size_t refill_batch = 32;
+// Cold slots committed per refill: one system call for all, and at most this many committed pages
+// per worker wait unused (a small runtime pays for them in RSS).
+constexpr std::size_t cold_batch = 16;
 
 }  // namespace
 
@@ -117,11 +120,11 @@ void stack_pool::take_cold_batch(std::vector<std::uintptr_t>& out, std::size_t m
 #ifdef WEFT_VALGRIND
   if (RUNNING_ON_VALGRIND) return;  // valgrind does not know process_madvise: the pages fault in as before
 #endif
-  char* tops[refill_batch];
+  char* tops[cold_batch];
   std::size_t count = 0;
   for (std::size_t i = first; i < out.size(); ++i) {
     tops[count++] = reinterpret_cast<char*>(out[i] & ~std::uintptr_t{1}) + slot_size_ - page_size();
-    if (count == refill_batch || i + 1 == out.size()) {
+    if (count == cold_batch || i + 1 == out.size()) {
       commit_pages(tops, count);
       count = 0;
     }
@@ -181,7 +184,7 @@ stack_cache::~stack_cache() {
 
 stack_slot* stack_cache::acquire() {
   if (free_.empty()) pool_.take_warm_batch(free_, refill_batch);  // one lock for many stacks
-  if (free_.empty()) pool_.take_cold_batch(free_, refill_batch);
+  if (free_.empty()) pool_.take_cold_batch(free_, cold_batch);
   auto e = free_.back();
   free_.pop_back();
   return pool_.slot_from_entry(e);
