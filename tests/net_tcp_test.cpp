@@ -17,6 +17,7 @@
 #include <numeric>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -208,6 +209,54 @@ TEST(NetTcp, StopRequestCancelsParkedRead) {
     char b;
     EXPECT_EQ(c.read_some(net::mutable_buffer(&b, 1), 5s), 1u);
   });
+}
+
+// Stop requests from a plain thread race reads that park, complete and park again (a feeder sends
+// bytes meanwhile), on two workers: every read loop ends with operation_canceled, whether the stop
+// came before a read began, while it was parked, or as data arrived; none sleeps on.
+TEST(NetTcp, StopRequestsRacingReadsAlwaysEndThem) {
+  constexpr int pairs = 64;
+  fiber::runtime rt({.workers = 2});
+  std::atomic<int> canceled{0};
+  std::atomic<long> bytes{0};
+  rt.run([&] {
+    std::vector<std::pair<net::unix_stream, net::unix_stream>> ends;
+    for (int i = 0; i < pairs; ++i) ends.push_back(net::unix_stream::pair());
+    std::vector<fiber::join_handle<void>> readers;
+    for (int i = 0; i < pairs; ++i)
+      readers.push_back(fiber::spawn([&, i] {
+        char buf[16];
+        for (;;) {
+          std::error_code ec;
+          const std::size_t n = ends[static_cast<std::size_t>(i)].first.read_some(buf, ec);  // no deadline
+          if (ec == std::errc::operation_canceled) {
+            ++canceled;
+            return;
+          }
+          if (ec) return;
+          bytes += static_cast<long>(n);
+        }
+      }));
+    std::atomic<bool> stop_feeding{false};
+    auto feeder = fiber::spawn([&] {
+      for (unsigned k = 0; !stop_feeding; ++k) {
+        std::error_code ec;
+        ends[k % pairs].second.write_all(net::const_buffer("x", 1), ec);
+        if (k % 8 == 0) fiber::this_fiber::sleep_for(100us);
+      }
+    });
+    std::thread stopper([&] {
+      for (int i = 0; i < pairs; ++i) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200 * (i % 7)));
+        readers[static_cast<std::size_t>(i)].request_stop();
+      }
+    });
+    stopper.join();
+    for (auto& r : readers) r.join();
+    stop_feeding = true;
+    feeder.join();
+  });
+  EXPECT_EQ(canceled.load(), pairs);
 }
 
 TEST(NetTcp, CloseWakesParkedFibers) {

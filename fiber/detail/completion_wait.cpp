@@ -25,7 +25,7 @@ struct parked_completion final : io_completion {
 
 completion_engine* engine_of_current() noexcept {
   worker* w = worker::current();
-  if (!w || !w->running() || !in_fiber()) return nullptr;
+  if (!w || !w->running()) return nullptr;  // on a fiber (in_fiber()): a worker runs it
   return w->io().completions();
 }
 
@@ -41,7 +41,7 @@ op_mode completion_mode_for(io_op op) noexcept {
   return e ? e->mode(op) : op_mode::readiness;
 }
 
-int await_completion(completion_engine& e, const io_request& r, clock::time_point deadline, const std::stop_token& stop,
+int await_completion(completion_engine& e, const io_request& r, clock::time_point deadline, bool own_stop,
                      completion_watch* watch, completion_end& end, bool* submitted) noexcept {
   end = completion_end::completed;
   parked_completion c;
@@ -64,7 +64,7 @@ int await_completion(completion_engine& e, const io_request& r, clock::time_poin
     } else {
       const bool live = !watch || watch->publish(c.token);
       if (!live) unpark(c.token);  // over already: the park returns at once
-      why = park_until(c.token, deadline, stop);
+      why = own_stop ? park_until_own_stop(c.token, deadline) : park_until(c.token, deadline);
       if (watch) watch->withdraw();
       if (!live && !c.done) {
         end = completion_end::watched;

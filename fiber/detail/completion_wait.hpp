@@ -4,7 +4,7 @@
 //
 //   if (auto* e = fiber::detail::completion_engine_for(io_op::recv)) {
 //     completion_end end;
-//     int res = await_completion(*e, {.op = io_op::recv, .fd = fd, .buf = p, .len = n}, deadline, stop, nullptr, end);
+//     int res = await_completion(*e, {.op = io_op::recv, .fd = fd, .buf = p, .len = n}, deadline, true, nullptr, end);
 //   }
 //
 // Exactness: the record lives on the fiber's stack and the call never returns before the completion
@@ -44,8 +44,9 @@ struct completion_watch {
 enum class completion_end : unsigned char { completed, timed_out, stopped, watched };
 
 // Submits `r` and parks until its completion: returns the kernel's result (>= 0 or -errno). Returns
-// -EAGAIN with `submitted` false if the engine could not take it (use the other path).
-int await_completion(completion_engine& e, const io_request& r, clock::time_point deadline, const std::stop_token& stop,
+// -EAGAIN with `submitted` false if the engine could not take it (use the other path). With
+// `own_stop`, a stop request on the calling fiber ends the wait (park_until_own_stop).
+int await_completion(completion_engine& e, const io_request& r, clock::time_point deadline, bool own_stop,
                      completion_watch* watch, completion_end& end, bool* submitted = nullptr) noexcept;
 
 }  // namespace fiber::detail

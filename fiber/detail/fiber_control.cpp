@@ -49,9 +49,22 @@ void fiber_entry(bctx::transfer_t t) {
 
 std::stop_source& fiber_control::stop_source() noexcept {
   stop_lock.lock();
-  if (!stop_src.stop_possible()) stop_src = std::stop_source();
+  if (!stop_src.stop_possible()) {
+    stop_src = std::stop_source();
+    own_stop_cb.emplace(stop_src.get_token(), wake_on_stop{this});
+  }
   stop_lock.unlock();
   return stop_src;
+}
+
+// Runs on the thread that requests the stop. The fiber is alive meanwhile: its destructor
+// unregisters this callback, which waits for a running invocation to return.
+void fiber_control::wake_on_stop::operator()() const noexcept {
+  f->own_stop_seen.store(true, std::memory_order_seq_cst);
+  // Pairs with park_until_own_stop: it publishes its park, then looks at own_stop_seen (both
+  // seq_cst), so either it sees the request or we see its park. A stale sequence fails in unpark.
+  const std::uint64_t seq = f->own_stop_park.load(std::memory_order_seq_cst);
+  if (seq != 0) unpark({f, seq}, wake_reason::stopped);
 }
 
 void fiber_control::destroy_locals() noexcept {

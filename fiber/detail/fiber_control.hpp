@@ -109,9 +109,20 @@ struct fiber_control : parker {
   park_token joiner;
   std::exception_ptr error;
 
-  // stop: created lazily (most fibers never use one), guarded by stop_lock
+  // stop: created lazily (most fibers never use one), guarded by stop_lock. Created with it, one
+  // callback lives as long as the fiber: a stop request sets own_stop_seen and ends the park whose
+  // sequence is in own_stop_park. Waits that honour the fiber's own stop request
+  // (park_until_own_stop, park.hpp) thus need no token copy and no callback registration of their
+  // own: one store and one load per wait instead of a handful of locked operations.
+  struct wake_on_stop {
+    fiber_control* f;
+    void operator()() const noexcept;
+  };
   spinlock stop_lock;
   std::stop_source stop_src{std::nostopstate};
+  std::optional<std::stop_callback<wake_on_stop>> own_stop_cb;  // destroyed before stop_src
+  std::atomic<bool> own_stop_seen{false};
+  std::atomic<std::uint64_t> own_stop_park{0};  // 0: no park to end
   std::stop_source& stop_source() noexcept;
 
   // Observability (fiber/debug.hpp). With WEFT_LATENCY_STATS=1 only: when the fiber last became

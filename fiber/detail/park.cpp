@@ -182,6 +182,19 @@ wake_reason park_until(park_token token, clock::time_point deadline, const std::
   return park_until(token, deadline);
 }
 
+wake_reason park_until_own_stop(park_token token, clock::time_point deadline) noexcept {
+  if (token.who->kind_ != parker::kind::fiber) return park_until(token, deadline);
+  auto* f = static_cast<fiber_control*>(token.who);
+  f->own_stop_park.store(token.seq, std::memory_order_seq_cst);
+  if (f->own_stop_seen.load(std::memory_order_seq_cst)) unpark(token, wake_reason::stopped);  // then returns at once
+  return park_until(token, deadline);
+}
+
+bool own_stop_requested() noexcept {
+  fiber_control* f = current_fiber();
+  return f && f->own_stop_seen.load(std::memory_order_acquire);
+}
+
 namespace {
 // A stale token's parker may be a control block being recycled for a new fiber at this moment (its
 // constructor writing the word). The sequence check rejects such a token; under TSan these first

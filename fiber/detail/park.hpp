@@ -42,6 +42,13 @@ wake_reason park(park_token token) noexcept;
 wake_reason park_until(park_token token, clock::time_point deadline) noexcept;
 wake_reason park_until(park_token token, clock::time_point deadline, const std::stop_token& stop) noexcept;
 
+// park_until(token, deadline, this_fiber's stop token), without touching the token: a stop request
+// on the calling fiber (its handle's request_stop(), a fiber::thread's stop source) ends the park
+// with `stopped`. On an OS thread, which has no such stop source, it is park_until(token, deadline).
+wake_reason park_until_own_stop(park_token token, clock::time_point deadline) noexcept;
+// current_stop_token().stop_requested(), without copying the token.
+bool own_stop_requested() noexcept;
+
 // Wakes the parker if `token` is still its current park. True iff this call delivered the wake-up.
 bool unpark(park_token token, wake_reason why = wake_reason::notified) noexcept;
 

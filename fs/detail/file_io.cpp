@@ -188,8 +188,7 @@ long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
     fiber::detail::completion_end end;
     bool submitted = false;
     const int res = fiber::detail::await_completion(
-        *engine, r, fiber::detail::no_deadline, honour_stop ? fiber::detail::current_stop_token() : std::stop_token(),
-        nullptr, end, &submitted);
+        *engine, r, fiber::detail::no_deadline, honour_stop, nullptr, end, &submitted);
     if (submitted) {
       if (end == fiber::detail::completion_end::stopped) {
         if (stopped) *stopped = true;

@@ -18,20 +18,20 @@ namespace {
 
 // One non-blocking try of `op` on fd: >= 0 or -1 with errno.
 long attempt(int fd, const operation& op) noexcept {
-  using fiber::detail::no_sigpipe_send_flag;
+  namespace os = fiber::detail;
   switch (op.kind) {
     case op_kind::recv:
-      return ::recv(fd, op.buf, op.len, op.flags);
+      return os::socket_recv(fd, op.buf, op.len, op.flags);
     case op_kind::send:
-      return ::send(fd, op.buf, op.len, op.flags | no_sigpipe_send_flag);
+      return os::socket_send(fd, op.buf, op.len, op.flags);
     case op_kind::recvmsg:
-      return ::recvmsg(fd, op.msg, op.flags);
+      return os::socket_recvmsg(fd, op.msg, op.flags);
     case op_kind::sendmsg:
-      return ::sendmsg(fd, op.msg, op.flags | no_sigpipe_send_flag);
+      return os::socket_sendmsg(fd, op.msg, op.flags);
     case op_kind::recvfrom:
-      return ::recvfrom(fd, op.buf, op.len, op.flags, op.addr, op.addrlen);
+      return os::socket_recvfrom(fd, op.buf, op.len, op.flags, op.addr, op.addrlen);
     case op_kind::sendto:
-      return ::sendto(fd, op.buf, op.len, op.flags | no_sigpipe_send_flag, op.peer, op.peerlen);
+      return os::socket_sendto(fd, op.buf, op.len, op.flags, op.peer, op.peerlen);
     case op_kind::accept:
       for (;;) {
         const int c = fiber::detail::accept_connection(fd);
@@ -177,8 +177,7 @@ bool perform_completion(poll_descriptor& pd, const operation& op, fiber::detail:
   for (;;) {
     completion_end end;
     bool submitted = false;
-    const int res = fiber::detail::await_completion(engine, req, deadline, fiber::detail::current_stop_token(), &watch,
-                                                    end, &submitted);
+    const int res = fiber::detail::await_completion(engine, req, deadline, true, &watch, end, &submitted);
     if (!submitted) return false;
     if (res >= 0) {
       if (op.kind == op_kind::recvfrom && op.addrlen) *op.addrlen = mh.msg_namelen;
@@ -304,7 +303,7 @@ std::error_code connect_socket(poll_descriptor* pd, const ::sockaddr* addr, unsi
     bool submitted = false;
     const int res = fiber::detail::await_completion(
         *engine, {.op = io_op::connect, .fd = pd->fd(), .buf = const_cast<::sockaddr*>(addr), .len = len}, deadline,
-        fiber::detail::current_stop_token(), &watch, end, &submitted);
+        true, &watch, end, &submitted);
     // EAGAIN (a Unix listener's full backlog) or EINTR from the ring: the readiness path below retries.
     const bool retry = end == completion_end::completed && (res == -EAGAIN || res == -EINTR);
     if (submitted && !retry) {

@@ -220,7 +220,6 @@ std::error_code poll_descriptor::ensure_registered() noexcept {
 std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline, const std::uint32_t* seen) noexcept {
   if (!fiber::detail::in_fiber() || !fiber::detail::worker::current()) return wait_on_thread(kind, deadline);
   if (auto ec = ensure_registered()) return ec;
-  auto stop = fiber::detail::current_stop_token();
   slot& s = slots_[static_cast<int>(kind)];
   fiber::detail::wait_scope ws;  // fiber::dump(): "socket read/write on fd N"
   for (;;) {
@@ -236,7 +235,7 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline, 
       s.lock.unlock();
       return {};
     }
-    if (stop.stop_requested()) {
+    if (fiber::detail::own_stop_requested()) {
       s.lock.unlock();
       return std::make_error_code(std::errc::operation_canceled);
     }
@@ -246,7 +245,7 @@ std::error_code poll_descriptor::wait(io_kind kind, clock::time_point deadline, 
     s.lock.unlock();
     ws.arm(kind == io_kind::read ? fiber::detail::wait_kind::socket_read : fiber::detail::wait_kind::socket_write, this,
            static_cast<std::uint64_t>(fd_), nullptr, deadline);
-    const auto why = fiber::detail::park_until(w.token, deadline, stop);
+    const auto why = fiber::detail::park_until_own_stop(w.token, deadline);
     {
       std::lock_guard g(s.lock);
       s.waiters.remove(&w);  // still linked unless a wake popped it

@@ -111,4 +111,52 @@ int accept_connection(int listen_fd) noexcept {
 #endif
 }
 
+long socket_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
+#if defined(__linux__)
+  return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
+#else
+  return ::recv(fd, buf, len, flags);
+#endif
+}
+
+long socket_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
+#if defined(__linux__)
+  return ::syscall(SYS_sendto, fd, buf, len, flags | no_sigpipe_send_flag, nullptr, 0);
+#else
+  return ::send(fd, buf, len, flags | no_sigpipe_send_flag);
+#endif
+}
+
+long socket_recvmsg(int fd, msghdr* msg, int flags) noexcept {
+#if defined(__linux__)
+  return ::syscall(SYS_recvmsg, fd, msg, flags);
+#else
+  return ::recvmsg(fd, msg, flags);
+#endif
+}
+
+long socket_sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+#if defined(__linux__)
+  return ::syscall(SYS_sendmsg, fd, msg, flags | no_sigpipe_send_flag);
+#else
+  return ::sendmsg(fd, msg, flags | no_sigpipe_send_flag);
+#endif
+}
+
+long socket_recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* from, socklen_t* fromlen) noexcept {
+#if defined(__linux__)
+  return ::syscall(SYS_recvfrom, fd, buf, len, flags, from, fromlen);
+#else
+  return ::recvfrom(fd, buf, len, flags, from, fromlen);
+#endif
+}
+
+long socket_sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* to, socklen_t tolen) noexcept {
+#if defined(__linux__)
+  return ::syscall(SYS_sendto, fd, buf, len, flags | no_sigpipe_send_flag, to, tolen);
+#else
+  return ::sendto(fd, buf, len, flags | no_sigpipe_send_flag, to, tolen);
+#endif
+}
+
 }  // namespace fiber::detail
