@@ -187,8 +187,8 @@ long on_fiber(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   if (auto* engine = positionless_ring ? nullptr : fiber::detail::completion_engine_for(r.op)) {
     fiber::detail::completion_end end;
     bool submitted = false;
-    const int res = fiber::detail::await_completion(
-        *engine, r, fiber::detail::no_deadline, honour_stop, nullptr, end, &submitted);
+    const int res =
+        fiber::detail::await_completion(*engine, r, fiber::detail::no_deadline, honour_stop, nullptr, end, &submitted);
     if (submitted) {
       if (end == fiber::detail::completion_end::stopped) {
         if (stopped) *stopped = true;
