@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cfenv>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <utility>
 #include <set>
@@ -138,6 +139,32 @@ TEST(Scheduler, JustSpawnedFiberRunsBeforeReadyOnesWhenItsSpawnerParks) {
     ready_one.join();
   });
   EXPECT_EQ(order, (std::vector<char>{'C', 'R'}));
+}
+
+// Eight spawners, each a spawn-then-join loop, spawned at once on a fresh two-worker runtime: both
+// workers end up running some of them. The spawners start where they are first run and never move,
+// so this is decided before they start: the owner leaves unstarted fibers to a worker that is
+// still starting or idle, and a busy worker that holds none takes half of another's. (Before, the
+// second worker often came too late and ran none, or stole one early and kept to it.)
+TEST(Scheduler, UnstartedSpawnersSpreadOverTheWorkers) {
+  for (int round = 0; round < 3; ++round) {
+    fiber::runtime rt({.workers = 2});
+    std::mutex mu;
+    std::map<std::thread::id, int> spawners_on;
+    rt.run([&] {
+      std::vector<fiber::join_handle<void>> hs;
+      for (int s = 0; s < 8; ++s)
+        hs.push_back(fiber::spawn([&] {
+          {
+            std::lock_guard lk(mu);
+            ++spawners_on[std::this_thread::get_id()];
+          }
+          for (int i = 0; i < 30000; ++i) fiber::spawn([] {}).join();  // ~8 ms: time for a slow worker
+        }));
+      for (auto& h : hs) h.join();
+    });
+    ASSERT_EQ(spawners_on.size(), 2u) << "round " << round << ": every spawner ran on one worker";
+  }
 }
 
 TEST(Scheduler, IdleRuntimeUsesAlmostNoCpu) {

@@ -133,6 +133,7 @@ runtime_core::runtime_core(const runtime_options& options) {
   }
   for (unsigned i = 0; i < n; ++i)
     workers_.push_back(std::make_unique<worker>(*this, i, default_pool_->slot_size(), std::move(pollers[i])));
+  starting_workers.store(static_cast<int>(n), std::memory_order_relaxed);
   for (unsigned i = 0; i < n; ++i) {
     int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
     threads_.emplace_back([this, i, cpu] { workers_[i]->thread_main(cpu); });
@@ -163,6 +164,9 @@ void runtime_core::start_missing_threads() {
   std::lock_guard lk(restart_mu_);
   if (!threads_missing_.load(std::memory_order_acquire)) return;
   worker* me = worker::current();
+  int to_start = 0;
+  for (auto& w : workers_) to_start += w.get() == me ? 0 : 1;
+  starting_workers.store(to_start, std::memory_order_relaxed);  // the parent's count means nothing here
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     worker* w = workers_[i].get();
     if (w == me) continue;  // the thread that called fork() still runs its worker

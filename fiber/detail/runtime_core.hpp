@@ -37,6 +37,7 @@ class runtime_core {
 
   std::atomic<int> idle_workers{0};                        // asleep in their poller
   std::atomic<int> spinning_workers{0};                    // looking for work before sleeping
+  std::atomic<int> starting_workers{0};                    // threads not yet in their loop (they will look)
   alignas(64) std::atomic<int> remote_wakes_in_flight{0};  // threads between an inbox push and its wake-up
 
   // The runtime a spawn from the calling context goes to: the caller's own worker's runtime,

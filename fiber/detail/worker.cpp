@@ -203,6 +203,7 @@ void worker::thread_main(int pin_cpu) {
   name_current_thread(name);
   overflow_guard guard;  // alternate signal stack for the stack-overflow report
   adopt_thread_context(sched_ctx_);
+  rt_.starting_workers.fetch_sub(1, std::memory_order_relaxed);
   loop();
   tls_current = nullptr;
 }
@@ -496,9 +497,18 @@ fiber_control* worker::next_runnable() {
     counters_.parked.store(counters_.parked.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
   }
   serve_timers_and_io();
+  // Balancing while busy: an idle worker steals, but a busy one never is, and a started fiber
+  // never moves. So when another worker holds several unstarted fibers and we hold at most one (a
+  // child about to run), take half of them now, before their owner starts them (they start here
+  // in time). Otherwise a worker that stole one spawner early stays at one while its neighbour
+  // starts the other seven.
+  if (spawn_q_.approx_size() <= 1) take_unstarted_share();
   // Now and then the oldest unstarted fiber goes first, so none starves behind newer spawns or
-  // ready fibers; otherwise newest-first keeps spawn trees depth-first (few live stacks).
-  if ((++sched_rounds_ & 7) == 0) {
+  // ready fibers; otherwise newest-first keeps spawn trees depth-first (few live stacks). Not while
+  // another worker is idle and there are several to take: that worker was woken to steal them
+  // (half, oldest first), and a fiber started here could never move there. (A lone one is left to
+  // its owner by thieves, so the owner keeps starting it.)
+  if ((++sched_rounds_ & 7) == 0 && !(spawn_q_.approx_size() >= 2 && others_idle())) {
     if (fiber_control* f = spawn_q_.pop_oldest()) return f;
   }
   if (fiber_control* f = local_.pop_front()) return f;
@@ -575,6 +585,23 @@ fiber_control* worker::steal() {
     return first;
   }
   return nullptr;
+}
+
+void worker::take_unstarted_share() noexcept {
+  for (auto& other : rt_.workers()) {
+    worker* victim = other.get();
+    if (victim == this || victim->spawn_q_.approx_size() < 2) continue;
+    fiber_fifo got;
+    if (victim->spawn_q_.steal_half(got) == 0) continue;
+    bump(counters_.steals);
+    while (fiber_control* f = got.pop_front()) spawn_q_.push(f);
+    return;
+  }
+}
+
+bool worker::others_idle() const noexcept {
+  return rt_.idle_workers.load(std::memory_order_relaxed) > 0 || rt_.spinning_workers.load(std::memory_order_relaxed) > 0 ||
+         rt_.starting_workers.load(std::memory_order_relaxed) > 0;
 }
 
 bool worker::has_work() const noexcept {
