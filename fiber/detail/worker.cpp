@@ -600,7 +600,8 @@ void worker::take_unstarted_share() noexcept {
 }
 
 bool worker::others_idle() const noexcept {
-  return rt_.idle_workers.load(std::memory_order_relaxed) > 0 || rt_.spinning_workers.load(std::memory_order_relaxed) > 0 ||
+  return rt_.idle_workers.load(std::memory_order_relaxed) > 0 ||
+         rt_.spinning_workers.load(std::memory_order_relaxed) > 0 ||
          rt_.starting_workers.load(std::memory_order_relaxed) > 0;
 }
 
