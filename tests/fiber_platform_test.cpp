@@ -164,7 +164,7 @@ TEST(Platform, DescriptorSetReportsReadinessLevelTriggered) {
 TEST(Platform, CommitPagesMakesExactlyThoseResident) {
   const std::size_t pg = fd::page_size();
   constexpr std::size_t slots = 100, slot_pages = 4;
-  char* mem = fd::reserve_stack_memory(slots * slot_pages * pg);
+  char* mem = fd::reserve_stack_memory(slots * slot_pages * pg);  // no huge pages (reserve says so)
   std::vector<char*> tops;
   for (std::size_t i = 0; i < slots; ++i) tops.push_back(mem + (i * slot_pages + slot_pages - 1) * pg);
   errno = EDOM;

@@ -251,10 +251,10 @@ TEST(NetTcp, StopRequestsRacingReadsAlwaysEndThem) {
         readers[static_cast<std::size_t>(i)].request_stop();
       }
     });
-    stopper.join();
-    for (auto& r : readers) r.join();
+    for (auto& r : readers) r.join();  // parks this fiber: both workers serve readers meanwhile
     stop_feeding = true;
     feeder.join();
+    stopper.join();
   });
   EXPECT_EQ(canceled.load(), pairs);
 }

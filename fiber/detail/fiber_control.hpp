@@ -120,9 +120,9 @@ struct fiber_control : parker {
   };
   spinlock stop_lock;
   std::stop_source stop_src{std::nostopstate};
-  std::optional<std::stop_callback<wake_on_stop>> own_stop_cb;  // destroyed before stop_src
   std::atomic<bool> own_stop_seen{false};
-  std::atomic<std::uint64_t> own_stop_park{0};  // 0: no park to end
+  std::atomic<std::uint64_t> own_stop_park{0};                  // 0: no park to end
+  std::optional<std::stop_callback<wake_on_stop>> own_stop_cb;  // destroyed first: it may still run
   std::stop_source& stop_source() noexcept;
 
   // Observability (fiber/debug.hpp). With WEFT_LATENCY_STATS=1 only: when the fiber last became

@@ -113,8 +113,9 @@ void stack_pool::take_cold_batch(std::vector<std::uintptr_t>& out, std::size_t m
     std::lock_guard lk(mu_);
     if (cold_.empty()) carve_arena();
     const std::size_t n = std::min(max, cold_.size());
-    // Reversed, so that the cache (which pops from its back) still hands out ascending addresses.
-    out.insert(out.end(), cold_.rbegin(), cold_.rbegin() + static_cast<long>(n));
+    // The back of cold_ is the lowest address, and the cache pops from its back: keep the order, so
+    // that it hands out ascending addresses.
+    out.insert(out.end(), cold_.end() - static_cast<long>(n), cold_.end());
     cold_.resize(cold_.size() - n);
   }
 #ifdef WEFT_VALGRIND

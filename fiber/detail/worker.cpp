@@ -356,6 +356,7 @@ void worker::hand_off(fiber_control* self, fiber_control* next) noexcept {
   --until_maintenance_;
   progress_.store(++ticks_, std::memory_order_relaxed);
   bump(counters_.switches);
+  run_next_ = nullptr;  // run-next applies to a spawner that parks or ends, not to one that yields
   self->state = fiber_state::ready;
   local_.push_back(self);
   next->state = fiber_state::running;
@@ -498,11 +499,11 @@ fiber_control* worker::next_runnable() {
   }
   serve_timers_and_io();
   // Balancing while busy: an idle worker steals, but a busy one never is, and a started fiber
-  // never moves. So when another worker holds several unstarted fibers and we hold at most one (a
-  // child about to run), take half of them now, before their owner starts them (they start here
-  // in time). Otherwise a worker that stole one spawner early stays at one while its neighbour
-  // starts the other seven.
-  if (spawn_q_.approx_size() <= 1) take_unstarted_share();
+  // never moves. So when another worker holds several unstarted fibers and we hold none, take half
+  // of them now, before their owner starts them (they start here in time). Otherwise a worker that
+  // stole one spawner early stays at one while its neighbour starts the other seven. Taking only
+  // when we hold none keeps fibers from moving back and forth between two busy workers.
+  if (spawn_q_.approx_size() == 0) take_unstarted_share();
   // Now and then the oldest unstarted fiber goes first, so none starves behind newer spawns or
   // ready fibers; otherwise newest-first keeps spawn trees depth-first (few live stacks). Not while
   // another worker is idle and there are several to take: that worker was woken to steal them

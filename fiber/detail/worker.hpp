@@ -251,9 +251,8 @@ class worker {
   void adopt(fiber_control* f) noexcept;  // f starts here: its home, and the started_ list
   void serve_pause() noexcept;
   void begin_running(fiber_control* f, std::uint64_t now) noexcept;  // timing_ only
-  bool others_idle() const noexcept;
-  void take_unstarted_share() noexcept;  // half of another worker's unstarted fibers, if it has >= 2  // another worker
-                                         // sleeps or spins, looking for work
+  bool others_idle() const noexcept;     // another worker is starting, sleeps or spins, looking for work
+  void take_unstarted_share() noexcept;  // half of another worker's unstarted fibers, if it has >= 2
   bool pause_pending() const noexcept { return pause_gen_.load(std::memory_order_relaxed) != served_gen_; }
 
   runtime_core& rt_;

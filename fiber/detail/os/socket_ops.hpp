@@ -33,7 +33,8 @@ bool has_peer(int fd) noexcept;             // getpeername succeeds (false with 
 // One non-blocking transfer on a socket weft made non-blocking: >= 0, or -1 with errno. On Linux
 // raw system calls: libc's wrappers are cancellation points, which switch the thread's cancel
 // state on and off around every call with two locked instructions (4% of an echo server's user
-// time here), and a worker thread is never a pthread cancellation target. Elsewhere libc's.
+// time here), and a worker thread is never a pthread cancellation target. Elsewhere, and in
+// sanitizer builds (whose interceptors check these calls), libc's.
 long socket_recv(int fd, void* buf, std::size_t len, int flags) noexcept;
 long socket_send(int fd, const void* buf, std::size_t len, int flags) noexcept;  // adds no_sigpipe_send_flag
 long socket_recvmsg(int fd, msghdr* msg, int flags) noexcept;

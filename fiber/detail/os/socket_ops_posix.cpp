@@ -3,6 +3,7 @@
 // them the flags are set with fcntl right after the call (a fork in between may inherit the fd:
 // that is the platform's limit, not ours to fix).
 #include <fiber/detail/os/socket_ops.hpp>
+#include <fiber/detail/sanitizers.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -111,8 +112,14 @@ int accept_connection(int listen_fd) noexcept {
 #endif
 }
 
+// Under the sanitizers libc's wrappers stay: their interceptors check the buffers (ASan) and see
+// the hand-off of data through a socket between threads (TSan).
+#if defined(__linux__) && !defined(WEFT_ASAN) && !defined(WEFT_TSAN)
+#define WEFT_RAW_SOCKET_CALLS 1
+#endif
+
 long socket_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
-#if defined(__linux__)
+#ifdef WEFT_RAW_SOCKET_CALLS
   return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
 #else
   return ::recv(fd, buf, len, flags);
@@ -120,7 +127,7 @@ long socket_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
 }
 
 long socket_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
-#if defined(__linux__)
+#ifdef WEFT_RAW_SOCKET_CALLS
   return ::syscall(SYS_sendto, fd, buf, len, flags | no_sigpipe_send_flag, nullptr, 0);
 #else
   return ::send(fd, buf, len, flags | no_sigpipe_send_flag);
@@ -128,7 +135,7 @@ long socket_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
 }
 
 long socket_recvmsg(int fd, msghdr* msg, int flags) noexcept {
-#if defined(__linux__)
+#ifdef WEFT_RAW_SOCKET_CALLS
   return ::syscall(SYS_recvmsg, fd, msg, flags);
 #else
   return ::recvmsg(fd, msg, flags);
@@ -136,7 +143,7 @@ long socket_recvmsg(int fd, msghdr* msg, int flags) noexcept {
 }
 
 long socket_sendmsg(int fd, const msghdr* msg, int flags) noexcept {
-#if defined(__linux__)
+#ifdef WEFT_RAW_SOCKET_CALLS
   return ::syscall(SYS_sendmsg, fd, msg, flags | no_sigpipe_send_flag);
 #else
   return ::sendmsg(fd, msg, flags | no_sigpipe_send_flag);
@@ -144,7 +151,7 @@ long socket_sendmsg(int fd, const msghdr* msg, int flags) noexcept {
 }
 
 long socket_recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* from, socklen_t* fromlen) noexcept {
-#if defined(__linux__)
+#ifdef WEFT_RAW_SOCKET_CALLS
   return ::syscall(SYS_recvfrom, fd, buf, len, flags, from, fromlen);
 #else
   return ::recvfrom(fd, buf, len, flags, from, fromlen);
@@ -152,7 +159,7 @@ long socket_recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* fr
 }
 
 long socket_sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* to, socklen_t tolen) noexcept {
-#if defined(__linux__)
+#ifdef WEFT_RAW_SOCKET_CALLS
   return ::syscall(SYS_sendto, fd, buf, len, flags | no_sigpipe_send_flag, to, tolen);
 #else
   return ::sendto(fd, buf, len, flags | no_sigpipe_send_flag, to, tolen);

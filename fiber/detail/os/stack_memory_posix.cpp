@@ -80,10 +80,13 @@ std::size_t commit_batched(char* const* pages, std::size_t count) noexcept {
   while (done < count) {
     const std::size_t n = count - done < commit_batch ? count - done : commit_batch;
     for (std::size_t i = 0; i < n; ++i) iov[i] = {pages[done + i], page_size()};
-    if (::syscall(SYS_process_madvise, pidfd_self_process, iov, n, MADV_POPULATE_WRITE, 0) < 0) {
+    const long advised = ::syscall(SYS_process_madvise, pidfd_self_process, iov, n, MADV_POPULATE_WRITE, 0);
+    if (advised < 0) {
       if (refused(errno)) commit_mode.store(commit_way::per_page, std::memory_order_relaxed);
       return done;  // not refused (ENOMEM, EINTR): the rest fault in on first touch
     }
+    const std::size_t pages = static_cast<std::size_t>(advised) / page_size();
+    if (pages < n) return done + pages;  // stopped part-way: the rest fault in on first touch
     done += n;
   }
   return done;
@@ -133,6 +136,11 @@ std::size_t page_size() noexcept {
 char* reserve_stack_memory(std::size_t bytes) {
   void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, reserve_flags, -1, 0);
   if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "weft: cannot reserve fiber stacks");
+#if defined(__linux__) && defined(MADV_NOHUGEPAGE)
+  // A fiber touches a page or two of its slot: with transparent huge pages set to "always", one
+  // touch (or one commit_pages) could make 2 MiB resident. Best effort: an error changes nothing.
+  ::madvise(mem, bytes, MADV_NOHUGEPAGE);
+#endif
   return static_cast<char*>(mem);
 }
 
