@@ -9,15 +9,19 @@
 //   inbox_    — started fibers made ready by *other* threads (lock-free MPSC stack). Drained by
 //               the owner into local_. This is why a started fiber never migrates: every wake-up
 //               of a fiber goes to its home worker.
-//   spawn_q_  — fibers not yet started. Any thread may push; idle workers steal half of it.
-//               Stealing only unstarted fibers keeps errno/thread_local caching safe (docs/design.md §4).
+//   spawn_q_  — fibers not yet started. Any thread may push; idle workers steal half of it, and so
+//               does a busy worker holding none (take_unstarted_share). Stealing only unstarted
+//               fibers keeps errno/thread_local caching safe (docs/design.md §4).
 //
-// Switching: fibers switch directly to the next fiber of local_ when there is one, and to the
-// worker's scheduler context (the thread's own stack, running loop()) otherwise, or every
-// `maintenance_interval` switches so that timers, the inbox and I/O are served even when fibers
-// yield in a tight loop (fairness, docs/design.md §3). What the fiber we left still needs (requeue, commit its park,
+// Switching: a fiber that parks or ends with its last-spawned fiber still queued switches to that
+// one (run_next_, as Go's runnext). Otherwise fibers switch directly to the next fiber of local_
+// when there is one (a yield by the hand_off path), and to the worker's scheduler context (the
+// thread's own stack, running loop()) when there is none, or every `maintenance_interval`
+// switches, so that timers, the inbox and I/O are served even when fibers yield in a tight loop
+// (fairness, docs/design.md §3). What the fiber we left still needs (requeue, commit its park,
 // finish) is done by the context we reach, in after_switch(), once the old stack is no longer in
-// use — the park/unpark handshake of park.hpp depends on it.
+// use — the park/unpark handshake of park.hpp depends on it. A yield's hand-off queues the yielder
+// itself before the jump (local_ is this thread's; nothing runs in between).
 #pragma once
 
 #include <fiber/detail/context_switch.hpp>
