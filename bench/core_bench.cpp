@@ -7,6 +7,8 @@
 #include <fiber/fiber.hpp>
 #include <fiber/detail/park.hpp>
 
+#include "skynet.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/context/fiber.hpp>
 #include <boost/fiber/all.hpp>
@@ -101,18 +103,8 @@ void BM_boost_fiber_spawn_join(benchmark::State& state) {
   }
 }
 
-// ---- skynet: a 10-ary tree of 1M leaf fibers returning their numbers through join.
-long skynet(long num, long size) {
-  if (size == 1) return num;
-  std::vector<fiber::join_handle<long>> kids;
-  kids.reserve(10);
-  const long sub = size / 10;
-  for (long i = 0; i < 10; ++i)
-    kids.push_back(fiber::spawn({.name = {}, .stack_size = 32 * 1024}, skynet, num + i * sub, sub));
-  long sum = 0;
-  for (auto& k : kids) sum += k.join();
-  return sum;
-}
+// ---- skynet: a 10-ary tree of 1M leaf fibers returning their numbers through join (skynet.hpp).
+using weft_bench::skynet;
 
 void BM_weft_skynet_1M(benchmark::State& state) {
   fiber::runtime rt({.workers = static_cast<unsigned>(state.range(0))});

@@ -1,31 +1,18 @@
 // skynet.cpp — the skynet benchmark in a fresh process, through fiber::run on the default runtime,
 // so that WEFT_WORKERS decides the worker count (bench/skynet.sh runs 1 and 2 interleaved). A
-// 10-ary tree of 1,000,000 leaf fibers, each returning its number to its parent through join.
+// 10-ary tree of 1,000,000 leaf fibers (skynet.hpp), each returning its number to its parent through join.
 //
 //   WEFT_WORKERS=2 ./build/bench/skynet        # prints: workers=2 sum=499999500000 ms=87.3
 //
 // Exits 1 when the sum is wrong. It has its own main(); Google Benchmark is linked but not used.
+#include "skynet.hpp"
+
 #include <fiber/fiber.hpp>
 
 #include <chrono>
 #include <cstdio>
-#include <vector>
 
-namespace {
-
-long skynet(long num, long size) {
-  if (size == 1) return num;
-  std::vector<fiber::join_handle<long>> kids;
-  kids.reserve(10);
-  const long sub = size / 10;
-  for (long i = 0; i < 10; ++i)
-    kids.push_back(fiber::spawn({.name = {}, .stack_size = 32 * 1024}, skynet, num + i * sub, sub));
-  long sum = 0;
-  for (auto& k : kids) sum += k.join();
-  return sum;
-}
-
-}  // namespace
+using weft_bench::skynet;
 
 int main() {
   fiber::run([] {});  // the default runtime's workers are up: their start-up is not measured

@@ -73,7 +73,7 @@ auto wait_on_fiber(pid_t pid, int options, Call&& call, Done&& done) -> decltype
       errno = err;
       return -1;
     }
-    if (fiber::detail::current_stop_token().stop_requested()) {
+    if (fiber::detail::own_stop_requested()) {
       errno = EINTR;
       return -1;
     }

@@ -72,7 +72,7 @@ wait_outcome readiness_wait::wait(fiber::detail::clock::time_point deadline) noe
 }
 
 wait_outcome backoff_wait(fiber::detail::clock::time_point deadline, std::chrono::nanoseconds& backoff) noexcept {
-  if (fiber::detail::current_stop_token().stop_requested()) return {false, EINTR};  // as the reactor wait does
+  if (fiber::detail::own_stop_requested()) return {false, EINTR};  // as the reactor wait does
   auto now = fiber::detail::clock::now();
   if (now >= deadline) return {true, 0};
   auto nap =

@@ -148,15 +148,7 @@ TEST(IoUring, ForkChildGetsRingsOfItsOwn) {
     if (pid == 0) {
       int rc = 0;
       try {
-        auto echo = fiber::spawn([&b] {
-          char buf[8];
-          auto n = b.read_some(buf, 5s);
-          b.write_all(fiber::net::const_buffer(buf, n), 5s);
-        });
-        a.write_all("fork", 5s);
-        char buf[8];
-        if (a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s) != 4 || std::string(buf, 4) != "fork") rc = 2;
-        echo.join();
+        if (echo_through(a, b, "fork") != "fork") rc = 2;
       } catch (...) {
         rc = 3;
       }
@@ -200,17 +192,7 @@ TEST(IoUring, ALaterWorkersRingFailureMovesTheWholeRuntimeToEpoll) {
     for (int i = 0; i < 6; ++i)
       hs.push_back(fiber::spawn([&] {
         auto ends = fiber::net::unix_stream::pair();
-        auto& a = ends.first;
-        auto& b = ends.second;
-        auto echo = fiber::spawn([&b] {
-          char buf[4];
-          auto n = b.read_some(buf, 5s);
-          b.write_all(fiber::net::const_buffer(buf, n), 5s);
-        });
-        a.write_all("ring", 5s);
-        char buf[4];
-        if (a.read_exact(fiber::net::mutable_buffer(buf, 4), 5s) == 4 && std::string(buf, 4) == "ring") ++served;
-        echo.join();
+        if (echo_through(ends.first, ends.second, "ring") == "ring") ++served;
       }));
     for (auto& h : hs) h.join();
   });
