@@ -147,6 +147,7 @@ TEST(Scheduler, JustSpawnedFiberRunsBeforeReadyOnesWhenItsSpawnerParks) {
 // still starting or idle, and a busy worker that holds none takes half of another's. (Before, the
 // second worker often came too late and ran none, or stole one early and kept to it.)
 TEST(Scheduler, UnstartedSpawnersSpreadOverTheWorkers) {
+  const long spawns_each = weft_test::scaled(30000);
   for (int round = 0; round < 3; ++round) {
     fiber::runtime rt({.workers = 2});
     std::mutex mu;
@@ -159,7 +160,9 @@ TEST(Scheduler, UnstartedSpawnersSpreadOverTheWorkers) {
             std::lock_guard lk(mu);
             ++spawners_on[std::this_thread::get_id()];
           }
-          for (int i = 0; i < 30000; ++i) fiber::spawn([] {}).join();  // ~8 ms: time for a slow worker
+          // ~8 ms in Release: time for a slow worker. Sanitizer builds divide the count (TSan's
+          // per-fiber bookkeeping makes one spawn+join cost ~100× more).
+          for (long i = 0; i < spawns_each; ++i) fiber::spawn([] {}).join();
         }));
       for (auto& h : hs) h.join();
     });

@@ -1111,13 +1111,17 @@ TEST(Conformance, EpollWaitFromTwoTasksOnOneInstance) {
     int reader = a;  // structured bindings cannot be captured before C++20 (clang 14)
     auto waiter = [&woke, ep, reader] {
       epoll_event out[2];
-      int n = epoll_wait(ep, out, 2, 3000);
+      int n = epoll_wait(ep, out, 2, 20000);
       if (n == 1 && out[0].data.fd == reader) woke.fetch_add(1);
     };
     task t1(waiter), t2(waiter);
     nap_ms(50);
     EXPECT_EQ(write(b, "1", 1), 1);  // one edge: exactly one waiter gets it...
-    nap_ms(100);
+    // Wait for that waiter (however late the tasks start) before the next edge: two edges before
+    // anyone looks are one readiness to epoll, and the second waiter would time out.
+    for (int i = 0; i < 2000 && woke.load() == 0; ++i) nap_ms(5);
+    nap_ms(50);
+    EXPECT_EQ(woke.load(), 1) << "one edge woke " << woke.load() << " waiters";
     EXPECT_EQ(write(b, "2", 1), 1);  // ...and the next edge the other
     t1.join();
     t2.join();
