@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -222,6 +223,44 @@ TEST(FsFile, ODirectAlignmentErrorsAreTheKernels) {
     EXPECT_EQ(ec, std::errc::invalid_argument);
   });
 }
+
+// A read the page cache can answer is one preadv2(RWF_NOWAIT) on the worker, on every backend: the
+// fiber does not park (on io_uring it once went through the ring and parked for every read). Linux
+// only: the portable path (BSD, macOS, -DWEFT_PORTABLE_FILE_IO) has no RWF_NOWAIT and uses the pool.
+#if defined(__linux__) && !defined(WEFT_PORTABLE_FILE_IO)
+TEST(FsFile, CachedReadsAnswerWithoutParking) {
+  temp_dir dir(".");  // the build tree's file system: a page cache (tmpfs is answered directly anyway)
+  const std::string data = pattern(1 << 20, 5);
+  {
+    fiber::runtime writer_rt({.workers = 1});
+    writer_rt.run([&] { fs::write_file(dir / "cached", data); });
+  }
+  const int probe = ::open((dir / "cached").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(probe, 0);
+  char first[16];
+  ::iovec one{first, sizeof first};
+  const bool nowait = ::preadv2(probe, &one, 1, 0, RWF_NOWAIT) == static_cast<ssize_t>(sizeof first);
+  ::close(probe);
+  if (!nowait) GTEST_SKIP() << "this file system does not answer RWF_NOWAIT reads";
+  fiber::runtime rt({.workers = 1});
+  auto parks = [&] {
+    std::uint64_t n = 0;
+    for (const auto& w : rt.stats().workers) n += w.parks;
+    return n;
+  };
+  const std::uint64_t before = parks();
+  rt.run([&] {
+    auto f = fs::file::open(dir / "cached", O_RDONLY);
+    char buf[4096];
+    for (unsigned i = 0; i < 512; ++i) {
+      const std::uint64_t at = (i * 2654435761u) % ((1u << 20) - sizeof buf);
+      ASSERT_EQ(f.read_at(at, buf), sizeof buf);
+      ASSERT_EQ(std::memcmp(buf, data.data() + at, sizeof buf), 0) << "at " << at;
+    }
+  });
+  EXPECT_LT(parks() - before, 32u) << "cached reads parked: they went to the ring or the pool";
+}
+#endif
 
 TEST(FsFile, ReadFileOfProcFilesThatReportNoSize) {
   fiber::run([] {

@@ -267,9 +267,9 @@ long file_call(const io_request& r, bool* stopped, bool honour_stop) noexcept {
   if (!fiber::detail::in_fiber()) return direct(r);
   if ((r.hints & hint_memory) && is_transfer(r.op) && transfer_bytes(r) <= memory_direct_max)
     return answered_at_once(direct(r));
-  // Reads try the page cache first unless the backend measured its own way faster (completion).
-  if (r.op == io_op::read && !(r.hints & hint_direct) &&
-      fiber::detail::completion_mode_for(r.op) != fiber::detail::op_mode::completion) {
+  // Reads try the page cache first, on every backend: a cached 4 KiB read costs ~0.93 µs as a system
+  // call here, ~0.97 µs through the ring in batches of 64 and ~1.24 µs alone (bench/file_read_floor).
+  if (r.op == io_op::read && !(r.hints & hint_direct)) {
     const long got = read_nowait(r);
     if (got != -EAGAIN) {
       if (got <= 0 || static_cast<std::uint32_t>(got) == r.len) return answered_at_once(got);
