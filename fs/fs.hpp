@@ -6,10 +6,11 @@
 //   std::string config = fiber::fs::read_file("/etc/app.conf");
 //
 // Every call has a throwing form (std::system_error carrying the errno) and a std::error_code& form
-// that never throws. On a fiber, only that fiber waits: on the io_uring backend the calls are ring
-// operations (IORING_OP_READ/WRITE/FSYNC/OPENAT/STATX) of the fiber's worker; on epoll and kqueue
-// they run on the blocking pool (fiber::blocking), reads first trying the page cache without
-// blocking (preadv2 RWF_NOWAIT). From a plain OS thread they are the system calls, blocking it.
+// that never throws. On a fiber, only that fiber waits: on Linux a read first tries the page cache
+// without blocking (preadv2 RWF_NOWAIT), on every backend; otherwise, on the io_uring backend the
+// calls are ring operations (IORING_OP_READ/WRITE/FSYNC/OPENAT/STATX) of the fiber's worker, and on
+// epoll and kqueue they run on the blocking pool (fiber::blocking). From a plain OS thread they are
+// the system calls, blocking it.
 // Results are POSIX's: read_some is one read(2) (0 at end of file), read_at fills the buffer or
 // stops at end of file, write_all/write_at write everything or fail (O_APPEND appends atomically per
 // system call, as write(2)), flags and modes are open(2)'s (O_CLOEXEC is always added), errors are

@@ -2,8 +2,9 @@
 // 64 names and fortified forms), fsync, fdatasync, and open/openat/creat (plain and fortified), which
 // may wait for the disk. read/write/readv/writev route here from io_hooks.cpp.
 //
-// On a fiber each call is one ring operation of the worker (io_uring) or one call on the blocking
-// pool (epoll, kqueue), so only the fiber waits; off a fiber, and on descriptors that are not regular
+// On a fiber each call is a page-cache try for reads (preadv2 RWF_NOWAIT, every backend), then one
+// ring operation of the worker (io_uring) or one call on the blocking pool (epoll, kqueue), so only
+// the fiber waits; off a fiber, and on descriptors that are not regular
 // files, the call is libc's. A descriptor the new open() returns starts unknown in the fd table (as
 // after any call that creates one), and is looked at on its first hooked use.
 // Not covered (pass through): preadv2/pwritev2 with flags, sync_file_range, fallocate, ftruncate,

@@ -160,9 +160,12 @@ TEST(Scheduler, UnstartedSpawnersSpreadOverTheWorkers) {
             std::lock_guard lk(mu);
             ++spawners_on[std::this_thread::get_id()];
           }
-          // ~8 ms in Release: time for a slow worker. Sanitizer builds divide the count (TSan's
-          // per-fiber bookkeeping makes one spawn+join cost ~100× more).
-          for (long i = 0; i < spawns_each; ++i) fiber::spawn([] {}).join();
+          // At least ~8 ms of spawning: time for a slow worker. Sanitizer builds divide the count
+          // (TSan's per-fiber bookkeeping makes one spawn+join cost ~100× more); the clock keeps
+          // the 8 ms where the divided count runs faster than that.
+          const auto t0 = std::chrono::steady_clock::now();
+          for (long i = 0; i < spawns_each || std::chrono::steady_clock::now() - t0 < 8ms; ++i)
+            fiber::spawn([] {}).join();
         }));
       for (auto& h : hs) h.join();
     });

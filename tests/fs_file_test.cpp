@@ -369,6 +369,33 @@ TEST(FsFile, StopRequestCancelsAReadTheKernelCanCancel) {
   ::close(keep);
 }
 
+// read_some on a pipe is one read(2): it returns what the pipe holds, not a full buffer. A pipe
+// answers the page-cache try (RWF_NOWAIT) too, and only a regular file's partial answer may go on
+// for the rest. (A FIFO opened by name refuses RWF_NOWAIT here and takes the ordinary path.)
+TEST(FsFile, ReadSomeOnAPipeReturnsWhatItHolds) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  const int writer = p[1];
+  ASSERT_EQ(::write(writer, "x", 1), 1);
+  // If read_some waited for a full buffer, this late write would end it with 3 bytes, not hang.
+  std::thread late([writer] {
+    std::this_thread::sleep_for(1500ms);
+    (void)!::write(writer, "yz", 2);
+  });
+  fiber::run([&] {
+    fs::file f(p[0]);
+    char buf[8] = {};
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(f.read_some(buf), 1u);
+    EXPECT_EQ(buf[0], 'x');
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s) << "read_some waited for more than the pipe held";
+    f.release();  // the read end stays open for the late write (no SIGPIPE)
+  });
+  late.join();
+  ::close(p[0]);
+  ::close(writer);
+}
+
 TEST(FsFile, BackendIsTheRequestedOne) {
   // Documents which path the suite exercised (io_uring ring operations or the blocking pool).
   std::printf("fs suite backend: %d\n", static_cast<int>(backend_in_use()));

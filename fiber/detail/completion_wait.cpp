@@ -36,11 +36,6 @@ completion_engine* completion_engine_for(io_op op) noexcept {
   return e && e->mode(op) != op_mode::readiness ? e : nullptr;
 }
 
-op_mode completion_mode_for(io_op op) noexcept {
-  completion_engine* e = engine_of_current();
-  return e ? e->mode(op) : op_mode::readiness;
-}
-
 int await_completion(completion_engine& e, const io_request& r, clock::time_point deadline, bool own_stop,
                      completion_watch* watch, completion_end& end, bool* submitted) noexcept {
   end = completion_end::completed;

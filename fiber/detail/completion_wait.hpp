@@ -25,8 +25,6 @@ namespace fiber::detail {
 // The engine of the calling fiber's worker, if it runs `op` in a mode other than readiness; null on
 // plain threads, on readiness backends (epoll, kqueue), or when the backend runs `op` by readiness.
 completion_engine* completion_engine_for(io_op op) noexcept;
-// The mode the calling fiber's worker runs `op` in (readiness without an engine).
-op_mode completion_mode_for(io_op op) noexcept;
 
 // Lets another thread end the wait early (net: close() of the descriptor).
 struct completion_watch {

@@ -4,12 +4,13 @@
 //   long n = fiber::fs::detail::file_call({.op = io_op::read, .fd = fd, .buf = p, .len = n, .offset = off});
 //
 // Where it runs:
-// - on a fiber whose worker has a completion engine (io_uring): submitted to the worker's ring
+// - on a fiber, on Linux, a read that is not O_DIRECT first tries preadv2(RWF_NOWAIT), which never
+//   blocks and answers from the page cache (cheaper than the ring, even in batches);
+// - then, on a fiber whose worker has a completion engine (io_uring): submitted to the worker's ring
 //   (IORING_OP_READ/WRITE/READV/WRITEV/FSYNC/OPENAT/STATX), the fiber parks until the completion;
 //   the calling fiber's stop token cancels it where the kernel can (the result is then -ECANCELED,
 //   or what the kernel had done when the cancel came too late);
-// - on any other fiber (epoll, kqueue): on the blocking pool (fiber::blocking's threads) — a read
-//   first tries preadv2(RWF_NOWAIT), which never blocks and answers from the page cache;
+// - on any other fiber (epoll, kqueue): on the blocking pool (fiber::blocking's threads);
 // - on a plain OS thread: the system call, blocking that thread.
 // Results are the kernel's: >= 0, or -errno (short counts at end of file, EBADF, EISDIR, EINVAL for
 // a misaligned O_DIRECT transfer, ...). A read or write at io_request::current_position uses and
@@ -39,10 +40,14 @@ using fiber::detail::io_request;
 //     waits for the device even then), and a transfer at the file position runs on the blocking pool
 //     (io_uring leaves f_pos alone when a direct transfer completes asynchronously);
 //   hint_memory — the file lives in memory (tmpfs, ramfs): a transfer of up to 256 KiB is the system
-//     call itself, a memory copy that never waits for a device (tmpfs has no RWF_NOWAIT).
-// file_hints(fd) computes them once per descriptor (fcntl + fstatfs).
+//     call itself, a memory copy that never waits for a device (tmpfs has no RWF_NOWAIT);
+//   hint_regular — a regular file: a read the page cache answered only in part goes on for the rest
+//     (a count is short only at end of file). On a FIFO or a character device the part is the
+//     answer, as read(2)'s would be.
+// file_hints(fd) computes them once per descriptor (fcntl + fstatfs + fstat).
 inline constexpr std::uint8_t hint_direct = 1;
 inline constexpr std::uint8_t hint_memory = 2;
+inline constexpr std::uint8_t hint_regular = 4;
 std::uint8_t file_hints(int fd) noexcept;
 // Runs `r` (read, write, readv, writev, fsync, fdatasync, openat, close, statx) as described above.
 // `stopped` (optional) is set when a stop request ended it (result -ECANCELED). Without

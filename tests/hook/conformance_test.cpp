@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -1403,7 +1404,8 @@ struct file_dir {
     if (mkdtemp(templ)) path = templ;
   }
   ~file_dir() {
-    if (!path.empty()) std::system(("rm -rf " + path).c_str());
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
   }
   std::string operator/(const char* name) const { return path + "/" + name; }
 };
