@@ -4,9 +4,9 @@
 //
 // On a fiber each call is a page-cache try for reads (preadv2 RWF_NOWAIT, every backend), then one
 // ring operation of the worker (io_uring) or one call on the blocking pool (epoll, kqueue), so only
-// the fiber waits; off a fiber, and on descriptors that are not regular
-// files, the call is libc's. A descriptor the new open() returns starts unknown in the fd table (as
-// after any call that creates one), and is looked at on its first hooked use.
+// the fiber waits; off a fiber, and on descriptors that are not regular files, the call is libc's.
+// A descriptor the new open() returns starts unknown in the fd table (as after any call that
+// creates one), and is looked at on its first hooked use.
 // Not covered (pass through): preadv2/pwritev2 with flags, sync_file_range, fallocate, ftruncate,
 // close (a regular file's close does not wait for the device on local file systems), stdio (glibc
 // reads a FILE through internal calls no hook sees).
@@ -54,10 +54,11 @@ const char* what(io_op op) noexcept {
 
 // Calls at the file position of one open file description must not overlap in the ring: it does
 // not take the kernel's f_pos lock, so two reads in flight at once would both read from the same
-// offset. Duplicated descriptors (dup, dup2, F_DUPFD, a fork's or SCM_RIGHTS' copies) share one
-// description under different numbers, and nothing says which numbers share one. So the lock is
-// picked by the file (device and inode, hashed into a fixed table): separate opens of the same file,
-// each with its own offset, then serialize too, which is correct, only less parallel.
+// offset. Nor may another read come between the two halves of a partly cached read. Duplicated
+// descriptors (dup, dup2, F_DUPFD, a fork's or SCM_RIGHTS' copies) share one description under
+// different numbers, and nothing says which numbers share one. So the lock is picked by the file
+// (device and inode, hashed into a fixed table): separate opens of the same file, each with its own
+// offset, then serialize too, which is correct, only less parallel.
 constexpr std::size_t position_lock_count = 1024;  // few unrelated files share a lock
 fiber::mutex position_locks[position_lock_count];
 
@@ -102,8 +103,11 @@ ssize_t file_transfer(fd_entry& e, io_op op, int fd, void* buf, std::size_t len,
                      .offset = offset,
                      .hints = e.file_hints.load(std::memory_order_relaxed)};
   note_blocking_call(what(op));
-  if (offset == io_request::current_position && fiber::fs::detail::file_call_in_kernel(op)) {
-    std::lock_guard serial(position_lock(e));  // the ring does not hold the kernel's f_pos lock
+  // Serialized at the file position: in the ring (which does not hold the kernel's f_pos lock), and
+  // for a read on every backend, which may be two calls (the page cache's part, then the rest) that
+  // another reader of the same description must not come between.
+  if (offset == io_request::current_position && (op == io_op::read || fiber::fs::detail::file_call_in_kernel(op))) {
+    std::lock_guard serial(position_lock(e));
     return result(fiber::fs::detail::file_call(r, nullptr, /*honour_stop=*/false));
   }
   return result(fiber::fs::detail::file_call(r, nullptr, /*honour_stop=*/false));

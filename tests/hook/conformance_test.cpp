@@ -1564,6 +1564,54 @@ TEST(Conformance, FileTwoTasksSharingAnOffsetReadDisjointRanges) {
   });
 }
 
+// One read returns contiguous bytes even when the page cache holds only the first part of its range
+// and another task reads the same descriptor meanwhile (on fibers such a read is two calls: the
+// cached part, then the rest). Each 1 MiB read here has its first half cached and its second not.
+TEST(Conformance, FileReadsThatArePartlyCachedStayContiguous) {
+  file_dir dir;
+  const std::string name = dir / "partly-cached";
+  static constexpr int block = 4096, per_read = 256, reads = 4, blocks = per_read * reads;
+  ASSERT_NO_FATAL_FAILURE(write_numbered_blocks(name, blocks, block));
+  for (int trial = 0; trial < 6; ++trial) {
+    run_task([&] {
+      const int warm = open(name.c_str(), O_RDONLY);
+      ASSERT_GE(warm, 0);
+      posix_fadvise(warm, 0, 0, POSIX_FADV_DONTNEED);
+      posix_fadvise(warm, 0, 0, POSIX_FADV_RANDOM);  // no readahead: exactly the pages read get cached
+      std::vector<char> scratch(static_cast<size_t>(per_read / 2) * block);
+      for (int r = 0; r < reads; ++r)  // the first half of each read's range into the page cache
+        ASSERT_EQ(pread(warm, scratch.data(), scratch.size(), static_cast<off_t>(r) * per_read * block),
+                  static_cast<ssize_t>(scratch.size()));
+      const int fd = open(name.c_str(), O_RDONLY);
+      ASSERT_GE(fd, 0);
+      std::vector<int> seen_a, seen_b;
+      auto reader = [fd](std::vector<int>* seen) {
+        std::vector<char> buf(static_cast<size_t>(per_read) * block);
+        for (;;) {
+          const ssize_t n = read(fd, buf.data(), buf.size());
+          if (n <= 0) break;
+          EXPECT_EQ(n % block, 0);
+          int first = -1;
+          for (ssize_t at = 0; at + block <= n; at += block) {
+            int b = -1;
+            EXPECT_EQ(std::sscanf(buf.data() + at, "block %d", &b), 1);
+            if (first < 0) first = b;
+            EXPECT_EQ(b, first + static_cast<int>(at / block)) << "one read returned non-contiguous blocks";
+            seen->push_back(b);
+          }
+        }
+      };
+      task t1([&] { reader(&seen_a); });
+      task t2([&] { reader(&seen_b); });
+      t1.join();
+      t2.join();
+      expect_each_block_once({seen_a, seen_b}, blocks);
+      close(fd);
+      close(warm);
+    });
+  }
+}
+
 // The same through duplicated descriptors: dup(), fcntl(F_DUPFD_CLOEXEC) and dup2() name the one
 // open file description, so their reads share (and advance) one offset, as the kernel's do.
 TEST(Conformance, FileDuplicatedDescriptorsShareOneOffset) {
