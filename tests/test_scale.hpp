@@ -7,10 +7,14 @@
 
 namespace weft_test {
 
-inline long scaled(long n) {
+// The divisor of the sanitizer runs (1 when WEFT_STRESS_SCALE is unset).
+inline long stress_divisor() {
   const char* env = std::getenv("WEFT_STRESS_SCALE");
-  long div = env ? std::max(1L, std::atol(env)) : 1L;
-  return std::max(1L, n / div);
+  return env ? std::max(1L, std::atol(env)) : 1L;
+}
+
+inline long scaled(long n) {
+  return std::max(1L, n / stress_divisor());
 }
 
 }  // namespace weft_test

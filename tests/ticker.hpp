@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_scale.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,10 +20,10 @@ namespace weft_test {
 using steady = std::chrono::steady_clock;
 
 // The largest gap allowed between ticks: 100 ms (the blocking call takes hundreds), 400 ms in the
-// sanitizer runs (WEFT_STRESS_SCALE set), where a worker of a loaded 2-core machine can be off its
-// core that long. A blocked worker still fails there: it ticks zero times during the slow call.
+// sanitizer runs (test_scale.hpp), where a worker of a loaded 2-core machine can be off its core
+// that long. A blocked worker still fails there: it ticks zero times during the slow call.
 inline std::chrono::milliseconds allowed_gap() {
-  return std::chrono::milliseconds(std::getenv("WEFT_STRESS_SCALE") ? 400 : 100);
+  return std::chrono::milliseconds(stress_divisor() > 1 ? 400 : 100);
 }
 
 inline std::size_t responsive_mib() {

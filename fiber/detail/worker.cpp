@@ -589,15 +589,18 @@ fiber_control* worker::steal() {
 }
 
 void worker::take_unstarted_share() noexcept {
-  for (auto& other : rt_.workers()) {
-    worker* victim = other.get();
-    if (victim == this || victim->spawn_q_.approx_size() < 2) continue;
-    fiber_fifo got;
-    if (victim->spawn_q_.steal_half(got) == 0) continue;
-    bump(counters_.steals);
-    while (fiber_control* f = got.pop_front()) spawn_q_.push(f);
-    return;
-  }
+  // One other worker per round, in turn: this runs on every round of a worker holding no unstarted
+  // fiber (most rounds of a server), so it reads one queue's size, not all of them.
+  auto& all = rt_.workers();
+  if (all.size() < 2) return;
+  if (++share_cursor_ >= all.size()) share_cursor_ = 0;
+  if (all[share_cursor_].get() == this && ++share_cursor_ >= all.size()) share_cursor_ = 0;
+  worker* victim = all[share_cursor_].get();
+  if (victim->spawn_q_.approx_size() < 2) return;
+  fiber_fifo got;
+  if (victim->spawn_q_.steal_half(got) == 0) return;
+  bump(counters_.steals);
+  while (fiber_control* f = got.pop_front()) spawn_q_.push(f);
 }
 
 bool worker::others_idle() const noexcept {

@@ -256,7 +256,7 @@ class worker {
   void serve_pause() noexcept;
   void begin_running(fiber_control* f, std::uint64_t now) noexcept;  // timing_ only
   bool others_idle() const noexcept;     // another worker is starting, sleeps or spins, looking for work
-  void take_unstarted_share() noexcept;  // half of another worker's unstarted fibers, if it has >= 2
+  void take_unstarted_share() noexcept;  // half of the next other worker's unstarted fibers, if >= 2
   bool pause_pending() const noexcept { return pause_gen_.load(std::memory_order_relaxed) != served_gen_; }
 
   runtime_core& rt_;
@@ -274,6 +274,7 @@ class worker {
   int* errno_ptr_ = nullptr;                                // the worker thread's errno
   std::vector<std::uint32_t> seen_progress_;                // per victim: its progress_ when we last looked
   std::uint32_t sched_rounds_ = 0;
+  std::size_t share_cursor_ = 0;  // the worker take_unstarted_share() looked at last
   std::uint32_t steal_seed_;
   fiber_fifo local_;
   fiber_control* started_ = nullptr;  // every started, unfinished fiber of this worker (for gdb)

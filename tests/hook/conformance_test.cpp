@@ -1522,16 +1522,22 @@ void write_numbered_blocks(const std::string& name, int blocks, int block) {
   close(fd);
 }
 
-// Reads whole blocks at fd's file position until end of file, noting each block's number.
-void read_numbered_blocks(int fd, int block, std::vector<int>* seen) {
-  std::vector<char> buf(static_cast<size_t>(block));
+// Reads at fd's file position, `per_read` whole blocks per read, until end of file, noting each
+// block's number. The blocks one read returns must be consecutive.
+void read_numbered_blocks(int fd, int block, std::vector<int>* seen, int per_read = 1) {
+  std::vector<char> buf(static_cast<size_t>(block) * static_cast<size_t>(per_read));
   for (;;) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n <= 0) break;
-    EXPECT_EQ(n, block);
-    int b = -1;
-    EXPECT_EQ(std::sscanf(buf.data(), "block %d", &b), 1);
-    seen->push_back(b);
+    EXPECT_EQ(n % block, 0);  // with per_read == 1: exactly one block
+    int first = -1;
+    for (ssize_t at = 0; at + block <= n; at += block) {
+      int b = -1;
+      EXPECT_EQ(std::sscanf(buf.data() + at, "block %d", &b), 1);
+      if (first < 0) first = b;
+      EXPECT_EQ(b, first + static_cast<int>(at / block)) << "one read returned non-contiguous blocks";
+      seen->push_back(b);
+    }
   }
 }
 
@@ -1585,24 +1591,8 @@ TEST(Conformance, FileReadsThatArePartlyCachedStayContiguous) {
       const int fd = open(name.c_str(), O_RDONLY);
       ASSERT_GE(fd, 0);
       std::vector<int> seen_a, seen_b;
-      auto reader = [fd](std::vector<int>* seen) {
-        std::vector<char> buf(static_cast<size_t>(per_read) * block);
-        for (;;) {
-          const ssize_t n = read(fd, buf.data(), buf.size());
-          if (n <= 0) break;
-          EXPECT_EQ(n % block, 0);
-          int first = -1;
-          for (ssize_t at = 0; at + block <= n; at += block) {
-            int b = -1;
-            EXPECT_EQ(std::sscanf(buf.data() + at, "block %d", &b), 1);
-            if (first < 0) first = b;
-            EXPECT_EQ(b, first + static_cast<int>(at / block)) << "one read returned non-contiguous blocks";
-            seen->push_back(b);
-          }
-        }
-      };
-      task t1([&] { reader(&seen_a); });
-      task t2([&] { reader(&seen_b); });
+      task t1([&] { read_numbered_blocks(fd, block, &seen_a, per_read); });
+      task t2([&] { read_numbered_blocks(fd, block, &seen_b, per_read); });
       t1.join();
       t2.join();
       expect_each_block_once({seen_a, seen_b}, blocks);
